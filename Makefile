@@ -1,0 +1,122 @@
+# ponder — one non-recursive Makefile.
+#   make              build bin/ponder (CPU always; CUDA objects too when nvcc is found)
+#   make test         build and run every test that needs no GPU (GPU tests print SKIP)
+#   make bench        build and run the benchmarks under tools/
+#   make fuzz         build the libFuzzer harnesses (clang) into build/fuzz/
+#   make install      PREFIX=/usr/local DESTDIR= : binary, man page, themes, demo model
+# Options: CUDA=0|1 (default: 1 when nvcc is found), CUDA_ARCH=90, CI=1 adds -Werror.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+DATADIR  ?= $(PREFIX)/share/ponder
+
+CC       ?= cc
+PKGS     := jansson libpcre2-8 sqlite3 ncursesw libedit libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -pthread -I. $(PKG_CFLAGS) -MMD -MP \
+            -DPONDER_DATADIR='"$(DATADIR)"'
+ifneq ($(CI),)
+CFLAGS   += -Werror
+endif
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+
+# SIMD variants are separate files compiled for their instruction set and chosen at
+# run time, so the binary still runs on a CPU without them.
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+
+# CUDA: built when nvcc is found unless CUDA=0; the architecture is never guessed.
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_ARCH ?= 90
+ifeq ($(CUDA),)
+CUDA := $(if $(NVCC),1,0)
+endif
+
+LIB_SRC  := $(filter-out app/main.c,$(wildcard app/*.c)) $(wildcard engine/*.c) \
+            $(wildcard kernels/base/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c) \
+            $(wildcard history/*.c) $(wildcard ui/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+CU_SRC   := $(wildcard kernels/cuda/*.cu)
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
+CFLAGS   += -DPONDER_CUDA=1 -I$(CUDA_HOME)/include
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+NVFLAGS  ?= -O2 -std=c++17 -I. -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
+            -Xcompiler -Wall,-Wextra,-fPIC -MMD -MP
+endif
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard tools/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tools/%.c=$(BUILD)/tools/%)
+FUZZ_SRC := $(wildcard tools/fuzz_*.c)
+
+.PHONY: all test bench fuzz install clean
+all: bin/ponder
+
+bin/ponder: $(BUILD)/app/main.o $(BUILD)/libponder.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/libponder.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(AVX2_FLAGS) -c -o $@ $<
+
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(AVX512_FLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libponder.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libponder.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libponder.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libponder.a $(LDFLAGS) $(LDLIBS)
+
+test: bin/ponder $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+bench: bin/ponder $(BENCH_BIN)
+	@BUILD=$(BUILD) sh tools/bench.sh
+
+# libFuzzer harnesses: clang with -fsanitize=fuzzer,address over the library sources.
+FUZZ_CC ?= clang
+fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tools/%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -DPONDER_DATADIR='"$(DATADIR)"' \
+	  -fsanitize=fuzzer,address,undefined -o $@ $< \
+	  $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(LDLIBS)
+
+install: bin/ponder
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(DATADIR)/themes $(DESTDIR)$(DATADIR)/models/demo
+	install -m 755 bin/ponder $(DESTDIR)$(PREFIX)/bin/ponder
+	install -m 644 man/ponder.1 $(DESTDIR)$(PREFIX)/share/man/man1/ponder.1
+	for f in themes/*; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/themes/ || true; done
+	for f in models/demo/*; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/models/demo/ || true; done
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

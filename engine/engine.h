@@ -1,0 +1,84 @@
+/*
+ * engine.h — the engine's public contract: open a model, keep a sequence's state (the
+ * compressed KV cache), run the forward pass.
+ *
+ * Data flows app -> engine -> kernels. This header is all app/ needs for raw model
+ * work; the chat layer (templates, sampling, channels) builds on it.
+ */
+#ifndef PONDER_ENG_ENGINE_H
+#define PONDER_ENG_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/config.h"
+#include "kernels/base/err.h"
+
+struct eng_opts {
+	int threads;           /* <= 0: one per core */
+	const char *kernels;   /* NULL: best for this CPU; else a kern_cpu_by_name() name */
+	bool load_mtp;         /* bind the MTP module when the checkpoint has one */
+};
+
+struct eng_model;
+struct eng_state;
+
+int eng_model_open(const char *dir, const struct eng_opts *o, struct eng_model **out,
+		   struct err *e);
+void eng_model_close(struct eng_model *m);
+
+const struct eng_config *eng_model_config(const struct eng_model *m);
+const char *eng_model_dir(const struct eng_model *m);
+bool eng_model_has_mtp(const struct eng_model *m);
+int eng_model_threads(const struct eng_model *m);
+const char *eng_model_kernels(const struct eng_model *m);
+
+/* Bytes of KV cache (all layers, MTP included when loaded) per token. */
+uint64_t eng_kv_bytes_per_token(const struct eng_model *m);
+
+/*
+ * A sequence: its token history and compressed KV cache for up to `ctx` positions.
+ * The cache is reserved up front (virtual memory; pages are touched as it grows) after
+ * checking that ctx fits the model and the machine: the error names the size and says
+ * to lower --ctx. With mtp (and a model that has an MTP module) the module runs
+ * alongside, keeping its own cache.
+ */
+int eng_state_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_state **out,
+		  struct err *e);
+void eng_state_free(struct eng_state *s);
+
+size_t eng_state_pos(const struct eng_state *s);  /* tokens in the cache */
+size_t eng_state_ctx(const struct eng_state *s);
+const int32_t *eng_state_tokens(const struct eng_state *s);
+
+/* Drops positions >= pos (rollback of rejected drafts; a new prompt that shares only a
+   prefix). No-op when pos >= eng_state_pos. */
+void eng_state_truncate(struct eng_state *s, size_t pos);
+
+/* Length of the common prefix of the cached tokens and ids[0..n). */
+size_t eng_state_common_prefix(const struct eng_state *s, const int32_t *ids, size_t n);
+
+/*
+ * Appends ids[0..n) at the current position and runs the model over them (prefill is
+ * matrix-matrix work, in chunks). logits: when all_logits, [n][vocab] for every new
+ * position; otherwise [vocab] for the last one; NULL for none. Fails with ERR_CONTEXT
+ * when the cache would overflow and ERR_RANGE for an id outside the vocabulary, before
+ * changing any state.
+ */
+int eng_forward(struct eng_state *s, const int32_t *ids, size_t n, float *logits,
+		bool all_logits, struct err *e);
+
+/*
+ * Like eng_forward, and also returns the MTP module's logits. A sequence created with
+ * MTP runs the module over every position whose next token is known (its cache must
+ * cover the whole sequence): after this call it has rows for positions
+ * [0, eng_state_pos - 1). mtp_logits, when not NULL, receives [rows][vocab] for the
+ * rows computed in this call (eng_state_mtp_pos after minus before): row i is the
+ * prediction of token i+2 from the final normed hidden state at i and token i+1.
+ */
+int eng_forward_mtp(struct eng_state *s, const int32_t *ids, size_t n, float *logits,
+		    bool all_logits, float *mtp_logits, struct err *e);
+size_t eng_state_mtp_pos(const struct eng_state *s);
+
+#endif

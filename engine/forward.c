@@ -1,0 +1,127 @@
+/*
+ * forward.c — the forward pass: embedding, decoder blocks, final norm, LM head, and
+ * the MTP module running alongside over the positions whose next token is known.
+ *
+ * eng_forward validates everything (context room, token ids) before touching state, so
+ * a failed call leaves the sequence as it was.
+ */
+#include <string.h>
+
+#include "engine/model.h"
+
+void fwd_block(struct eng_state *st, const struct layer_weights *l, float *cache, size_t n,
+	       size_t pos0)
+{
+	struct eng_model *m = st->m;
+	const struct kern_ops *ops = m->ops;
+	struct fwd_scratch *s = &st->s;
+	size_t D = (size_t)m->cfg->hidden_size;
+	float eps = (float)m->cfg->rms_norm_eps;
+
+	ops->rmsnorm(s->xn, s->x, l->attn_norm, n, D, eps);
+	mla_forward(st, &l->attn, cache, s->xn, s->y, n, pos0);
+	for (size_t i = 0; i < n * D; i++)
+		s->x[i] += s->y[i];
+
+	ops->rmsnorm(s->xn, s->x, l->mlp_norm, n, D, eps);
+	if (l->is_moe)
+		moe_forward(st, &l->moe, s->xn, s->y, n);
+	else
+		mlp_forward(st, &l->mlp, s->xn, s->y, n);
+	for (size_t i = 0; i < n * D; i++)
+		s->x[i] += s->y[i];
+}
+
+/* MTP rows for positions [mtp_pos, pos - 1), in chunks; logits rows when asked. */
+static void mtp_catch_up(struct eng_state *st, float *logits)
+{
+	struct eng_model *m = st->m;
+	const struct eng_config *c = m->cfg;
+	const struct kern_ops *ops = m->ops;
+	const struct mtp_weights *w = &m->w.mtp[0];
+	struct fwd_scratch *s = &st->s;
+	size_t D = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
+	float eps = (float)c->rms_norm_eps;
+	float *cache = state_layer_cache(st, (size_t)c->num_hidden_layers);
+
+	while (st->mtp_pos + 1 < st->pos) {
+		size_t i0 = st->mtp_pos, n = st->pos - 1 - i0;
+		if (n > FWD_CHUNK)
+			n = FWD_CHUNK;
+		for (size_t r = 0; r < n; r++) {
+			float *cat = s->cat + r * 2 * D;
+			ops->row(cat, &w->embed, (size_t)st->tokens[i0 + r + 1]);
+			ops->rmsnorm(cat, cat, w->enorm, 1, D, eps);
+			ops->rmsnorm(cat + D, st->hidden + ((i0 + r) % st->ring) * D, w->hnorm, 1,
+				     D, eps);
+		}
+		ops->linear(m->pool, s->x, s->cat, n, &w->eh_proj);
+		fwd_block(st, &w->block, cache, n, i0);
+		if (logits) {
+			ops->rmsnorm(s->xn, s->x, w->head_norm, n, D, eps);
+			ops->linear(m->pool, logits, s->xn, n, &w->head);
+			logits += n * V;
+		}
+		st->mtp_pos += n;
+	}
+}
+
+int eng_forward(struct eng_state *st, const int32_t *ids, size_t n, float *logits,
+		bool all_logits, struct err *e)
+{
+	return eng_forward_mtp(st, ids, n, logits, all_logits, NULL, e);
+}
+
+int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *logits,
+		    bool all_logits, float *mtp_logits, struct err *e)
+{
+	struct eng_model *m = st->m;
+	const struct eng_config *c = m->cfg;
+	const struct kern_ops *ops = m->ops;
+	struct fwd_scratch *s = &st->s;
+	size_t D = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
+	float eps = (float)c->rms_norm_eps;
+
+	if (n > st->ctx - st->pos)
+		return err_set(e, ERR_CONTEXT,
+			       "%zu new tokens do not fit: %zu of the context's %zu positions are "
+			       "used; start a new conversation or raise --ctx", n, st->pos,
+			       st->ctx);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] < 0 || (int64_t)ids[i] >= c->vocab_size)
+			return err_set(e, ERR_RANGE, "token id %d is outside the model's vocabulary "
+				       "(0..%lld)", ids[i], (long long)c->vocab_size - 1);
+	if (mtp_logits && !st->mtp)
+		return err_set(e, ERR_USAGE, "MTP logits asked of a sequence without MTP "
+			       "(the model has no MTP module or it was not loaded)");
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done > FWD_CHUNK ? FWD_CHUNK : n - done, pos0 = st->pos;
+		for (size_t i = 0; i < k; i++) {
+			ops->row(s->x + i * D, &m->w.embed, (size_t)ids[done + i]);
+			st->tokens[pos0 + i] = ids[done + i];
+		}
+		for (int64_t l = 0; l < c->num_hidden_layers; l++)
+			fwd_block(st, &m->w.layers[l], state_layer_cache(st, (size_t)l), k, pos0);
+		ops->rmsnorm(s->xn, s->x, m->w.norm, k, D, eps);
+		st->pos += k;
+
+		if (st->mtp)
+			for (size_t i = 0; i < k; i++)
+				memcpy(st->hidden + ((pos0 + i) % st->ring) * D, s->xn + i * D,
+				       D * sizeof *s->xn);
+		if (logits && all_logits)
+			ops->linear(m->pool, logits + done * V, s->xn, k, &m->w.lm_head);
+		else if (logits && done + k == n)
+			ops->linear(m->pool, logits, s->xn + (k - 1) * D, 1, &m->w.lm_head);
+		done += k;
+
+		if (st->mtp) {
+			size_t before = st->mtp_pos;
+			mtp_catch_up(st, mtp_logits);
+			if (mtp_logits)
+				mtp_logits += (st->mtp_pos - before) * V;
+		}
+	}
+	return 0;
+}

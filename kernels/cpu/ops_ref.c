@@ -1,0 +1,174 @@
+/*
+ * ops_ref.c — the reference CPU table: the plain, obviously-correct version of each op.
+ *
+ * Single-threaded (the pool argument is ignored), one element at a time through the
+ * scalar conversions of kern.c, sums in double. Every fast table is tested against this
+ * one, so it favours clarity over speed; do not optimise it.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu.h"
+
+/* Element (r, c) of the view as a real number, FP8 block scale applied. */
+static double ref_w(const struct kern_mat *w, size_t r, size_t c)
+{
+	const void *row = kern_mat_row_ptr(w, r);
+	switch (w->dtype) {
+	case KD_F32: return ((const float *)row)[c];
+	case KD_BF16: return kern_bf16_to_f32(((const uint16_t *)row)[c]);
+	case KD_F16: return kern_f16_to_f32(((const uint16_t *)row)[c]);
+	case KD_F8_E4M3:
+		return (double)kern_f8e4m3_to_f32(((const uint8_t *)row)[c]) *
+		       kern_fp8_scale_at(w, r, c);
+	}
+	return NAN;
+}
+
+static void ref_linear(struct kern_pool *p, float *y, const float *x, size_t n,
+		       const struct kern_mat *w)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < w->rows; r++) {
+			double s = 0;
+			for (size_t c = 0; c < w->cols; c++)
+				s += (double)x[i * w->cols + c] * ref_w(w, r, c);
+			y[i * w->rows + r] = (float)s;
+		}
+}
+
+static void ref_linear_t(struct kern_pool *p, float *y, const float *x, size_t n,
+			 const struct kern_mat *w)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < w->cols; c++) {
+			double s = 0;
+			for (size_t r = 0; r < w->rows; r++)
+				s += (double)x[i * w->rows + r] * ref_w(w, r, c);
+			y[i * w->cols + c] = (float)s;
+		}
+}
+
+static void ref_row(float *out, const struct kern_mat *w, size_t row)
+{
+	for (size_t c = 0; c < w->cols; c++)
+		out[c] = (float)ref_w(w, row, c);
+}
+
+static void ref_rmsnorm(float *y, const float *x, const float *weight, size_t n, size_t dim,
+			float eps)
+{
+	for (size_t i = 0; i < n; i++) {
+		const float *xi = x + i * dim;
+		double ss = 0;
+		for (size_t k = 0; k < dim; k++)
+			ss += (double)xi[k] * xi[k];
+		double inv = 1.0 / sqrt(ss / (double)dim + eps);
+		for (size_t k = 0; k < dim; k++)
+			y[i * dim + k] = (float)(xi[k] * inv * weight[k]);
+	}
+}
+
+static void ref_rope(float *base, size_t n, size_t heads, size_t row_stride,
+		     size_t head_stride, size_t dim, const float *cos, const float *sin)
+{
+	size_t half = dim / 2;
+	for (size_t r = 0; r < n; r++)
+		for (size_t h = 0; h < heads; h++) {
+			float *v = base + r * row_stride + h * head_stride;
+			for (size_t j = 0; j < half; j++) {
+				double c = cos[r * half + j], s = sin[r * half + j];
+				double x0 = v[2 * j], x1 = v[2 * j + 1];
+				v[2 * j] = (float)(x0 * c - x1 * s);
+				v[2 * j + 1] = (float)(x0 * s + x1 * c);
+			}
+		}
+}
+
+static void ref_softmax(float *x, size_t n)
+{
+	if (n == 0)
+		return;
+	float mx = x[0];
+	for (size_t i = 1; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += exp((double)x[i] - mx);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(exp((double)x[i] - mx) / sum);
+}
+
+static void ref_silu_mul(float *out, const float *gate, const float *up, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		double g = gate[i];
+		out[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
+	}
+}
+
+static void ref_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
+{
+	size_t lora = a->lora, rope = a->rope, cw = lora + rope;
+	float *s = a->scratch; /* thread 0's row: this table runs on the caller only */
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t h = 0; h < a->heads; h++) {
+			const float *ql = a->q_lat + (i * a->heads + h) * lora;
+			const float *qp = a->q_pe + (i * a->heads + h) * rope;
+			size_t len = a->pos0 + i + 1;
+			double mx = -INFINITY;
+			for (size_t t = 0; t < len; t++) {
+				const float *kv = a->cache + t * cw;
+				double d = 0;
+				for (size_t k = 0; k < lora; k++)
+					d += (double)ql[k] * kv[k];
+				for (size_t k = 0; k < rope; k++)
+					d += (double)qp[k] * kv[lora + k];
+				s[t] = (float)(d * a->scale);
+				if (s[t] > mx)
+					mx = s[t];
+			}
+			double sum = 0;
+			for (size_t t = 0; t < len; t++)
+				sum += exp(s[t] - mx);
+			float *o = a->out + (i * a->heads + h) * lora;
+			for (size_t k = 0; k < lora; k++) {
+				double acc = 0;
+				for (size_t t = 0; t < len; t++)
+					acc += exp(s[t] - mx) * a->cache[t * cw + k];
+				o[k] = (float)(acc / sum);
+			}
+		}
+}
+
+static void ref_gather(float *dst, const float *src, const int32_t *rows, size_t m,
+		       size_t dim)
+{
+	for (size_t i = 0; i < m; i++)
+		memcpy(dst + i * dim, src + (size_t)rows[i] * dim, dim * sizeof *dst);
+}
+
+static void ref_scatter_add(float *dst, const float *src, const int32_t *rows,
+			    const float *weights, size_t m, size_t dim)
+{
+	for (size_t i = 0; i < m; i++) {
+		float *d = dst + (size_t)rows[i] * dim;
+		for (size_t k = 0; k < dim; k++)
+			d[k] += weights[i] * src[i * dim + k];
+	}
+}
+
+const struct kern_ops kern_cpu_ref_ops = {
+	.name = "reference",
+	.linear = ref_linear,
+	.linear_t = ref_linear_t,
+	.row = ref_row,
+	.rmsnorm = ref_rmsnorm,
+	.rope = ref_rope,
+	.softmax = ref_softmax,
+	.silu_mul = ref_silu_mul,
+	.mla_attn = ref_mla_attn,
+	.gather = ref_gather,
+	.scatter_add = ref_scatter_add,
+};

@@ -1,0 +1,108 @@
+/*
+ * kern.c — dtype helpers, scalar conversions and matrix views shared by every CPU table.
+ *
+ * The conversions are the definition of each format for the whole project: the SIMD
+ * decoders are tested bit-for-bit against them. kern_f8e4m3_to_f32 computes from the bits;
+ * the 256-entry table the kernels index is built from it once (pthread_once).
+ */
+#include "kernels/kern.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu.h"
+
+size_t kern_dtype_size(enum kern_dtype t)
+{
+	switch (t) {
+	case KD_F32: return 4;
+	case KD_BF16: return 2;
+	case KD_F16: return 2;
+	case KD_F8_E4M3: return 1;
+	}
+	return 0;
+}
+
+const char *kern_dtype_name(enum kern_dtype t)
+{
+	switch (t) {
+	case KD_F32: return "F32";
+	case KD_BF16: return "BF16";
+	case KD_F16: return "F16";
+	case KD_F8_E4M3: return "F8_E4M3";
+	}
+	return "unknown";
+}
+
+struct kern_mat kern_mat_rows(const struct kern_mat *m, size_t row0, size_t rows)
+{
+	struct kern_mat v = *m;
+	v.row0 = m->row0 + row0;
+	v.rows = rows;
+	return v;
+}
+
+static float bits_to_f32(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+float kern_bf16_to_f32(uint16_t h)
+{
+	return bits_to_f32((uint32_t)h << 16);
+}
+
+float kern_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+	if (exp == 0) {
+		/* zero or subnormal: mant * 2^-24 is exact in f32 */
+		float v = ldexpf((float)mant, -24);
+		return sign ? -v : v;
+	}
+	if (exp == 31) /* inf, or NaN keeping its payload */
+		return bits_to_f32(sign | 0x7f800000u | (mant << 13));
+	return bits_to_f32(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+float kern_f8e4m3_to_f32(uint8_t b)
+{
+	unsigned exp = (b >> 3) & 0xf, mant = b & 7;
+	float v;
+	if (exp == 15 && mant == 7)
+		return (b & 0x80) ? -NAN : NAN; /* e4m3fn has no infinities */
+	if (exp == 0)
+		v = ldexpf((float)mant, -9); /* subnormal: mant/8 * 2^(1-7) */
+	else
+		v = ldexpf(1.0f + (float)mant / 8.0f, (int)exp - 7);
+	return (b & 0x80) ? -v : v;
+}
+
+uint16_t kern_f32_to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: truncate, force quiet so it stays NaN */
+		return (uint16_t)((u >> 16) | 0x40);
+	u += 0x7fffu + ((u >> 16) & 1); /* ties go to the even bf16 */
+	return (uint16_t)(u >> 16);
+}
+
+static float f8_table[256];
+static pthread_once_t f8_once = PTHREAD_ONCE_INIT;
+
+static void f8_table_init(void)
+{
+	for (int i = 0; i < 256; i++)
+		f8_table[i] = kern_f8e4m3_to_f32((uint8_t)i);
+}
+
+const float *kern_f8e4m3_table(void)
+{
+	pthread_once(&f8_once, f8_table_init);
+	return f8_table;
+}

@@ -1,0 +1,120 @@
+/*
+ * kern.h — the numeric kernels behind one op table.
+ *
+ * kernels/ knows tensors and shapes, never models. Weights stay in their checkpoint
+ * dtype and are dequantized inside the kernels; activations are F32.
+ *
+ * Every backend (cpu reference, cpu SIMD, later CUDA) fills a struct kern_ops. The
+ * reference table is the plain, obviously-correct version of each op; the fast ones are
+ * tested against it on random inputs of odd shapes (tests/test_kernels.c).
+ */
+#ifndef PONDER_KERN_H
+#define PONDER_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+enum kern_dtype {
+	KD_F32,
+	KD_BF16,
+	KD_F16,
+	KD_F8_E4M3, /* OCP e4m3fn: no infinities, 0x7f/0xff are NaN, max 448 */
+};
+
+/* Bytes per element; 0 for an unknown value. */
+size_t kern_dtype_size(enum kern_dtype t);
+const char *kern_dtype_name(enum kern_dtype t);
+
+/* Edge of the square FP8 scale blocks used by DeepSeek checkpoints. */
+#define KERN_FP8_BLOCK 128
+
+/*
+ * A weight matrix as stored: [total rows][cols] row-major. A view selects rows
+ * [row0, row0 + rows); FP8 scale lookup uses the absolute row so views of one matrix
+ * share its scale tensor.
+ */
+struct kern_mat {
+	enum kern_dtype dtype;
+	const void *data;   /* row 0 of the stored matrix, cols elements per row */
+	const float *scale; /* F8 only: [ceil(total_rows/128)][ceil(cols/128)], w = q * scale */
+	size_t row0;        /* first row of this view */
+	size_t rows;        /* rows in this view */
+	size_t cols;
+};
+
+/* A view of rows [row0, row0 + rows) of m (relative to m's own view). */
+struct kern_mat kern_mat_rows(const struct kern_mat *m, size_t row0, size_t rows);
+
+/* Scalar conversions shared by all CPU code. */
+float kern_bf16_to_f32(uint16_t h);
+float kern_f16_to_f32(uint16_t h);
+float kern_f8e4m3_to_f32(uint8_t b);
+uint16_t kern_f32_to_bf16(float f); /* round to nearest even */
+
+/* Arguments of absorbed Multi-head Latent Attention over the compressed cache. */
+struct kern_mla_args {
+	float *out;         /* [n][heads][lora]: softmax-weighted sum of cached latents */
+	const float *q_lat; /* [n][heads][lora]: q_nope absorbed through W_UK */
+	const float *q_pe;  /* [n][heads][rope]: rotary part of q, already rotated */
+	const float *cache; /* [pos0 + n][lora + rope]: per position kv_c (normed) then k_pe (rotated) */
+	size_t n, heads, lora, rope;
+	size_t pos0;        /* absolute position of query 0; query i sees positions 0..pos0+i */
+	float scale;        /* softmax scale (includes the YaRN mscale correction) */
+	float *scratch;     /* [pool threads][scratch_stride] floats of working space */
+	size_t scratch_stride; /* >= pos0 + n */
+};
+
+struct kern_ops {
+	const char *name; /* "reference", "avx2", "avx512", ... */
+
+	/* y[n][w.rows] = x[n][w.cols] · wᵀ — a linear layer over n positions. */
+	void (*linear)(struct kern_pool *p, float *y, const float *x, size_t n,
+		       const struct kern_mat *w);
+
+	/* y[n][w.cols] = x[n][w.rows] · w — the transposed use (MLA's W_UK absorption). */
+	void (*linear_t)(struct kern_pool *p, float *y, const float *x, size_t n,
+			 const struct kern_mat *w);
+
+	/* out[w.cols] = row `row` of the view, as F32 (embedding lookup). */
+	void (*row)(float *out, const struct kern_mat *w, size_t row);
+
+	/* y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight, for n rows of dim (y may be x). */
+	void (*rmsnorm)(float *y, const float *x, const float *weight, size_t n, size_t dim,
+			float eps);
+
+	/*
+	 * Rotary embedding on interleaved pairs (x[2j], x[2j+1]) of `dim` values, for each of
+	 * n rows and `heads` vectors per row: x = base + r*row_stride + h*head_stride.
+	 * cos/sin are [n][dim/2] (row r uses cos + r*dim/2).
+	 */
+	void (*rope)(float *base, size_t n, size_t heads, size_t row_stride, size_t head_stride,
+		     size_t dim, const float *cos, const float *sin);
+
+	/* In-place softmax of x[0..n). */
+	void (*softmax)(float *x, size_t n);
+
+	/* out[i] = silu(gate[i]) * up[i] (out may alias gate). */
+	void (*silu_mul)(float *out, const float *gate, const float *up, size_t n);
+
+	void (*mla_attn)(struct kern_pool *p, const struct kern_mla_args *a);
+
+	/* dst[i][:] = src[rows[i]][:], i < m (collect the tokens routed to one expert). */
+	void (*gather)(float *dst, const float *src, const int32_t *rows, size_t m, size_t dim);
+
+	/* dst[rows[i]][:] += weights[i] * src[i][:], i < m (return expert outputs). */
+	void (*scatter_add)(float *dst, const float *src, const int32_t *rows,
+			    const float *weights, size_t m, size_t dim);
+};
+
+/* The plain reference implementation (single-threaded loops). */
+const struct kern_ops *kern_cpu_reference(void);
+
+/* The fastest CPU table this processor supports (runtime dispatch, AVX-512 > AVX2 > scalar). */
+const struct kern_ops *kern_cpu_best(void);
+
+/* A table by name ("reference", "scalar", "avx2", "avx512"); NULL if unknown or unsupported here. */
+const struct kern_ops *kern_cpu_by_name(const char *name);
+
+#endif

@@ -1,0 +1,761 @@
+/*
+ * test_kernels.c — the CPU op tables.
+ *
+ * Conversions are checked on known bit patterns; the reference linear against a naive
+ * double-precision product of a small matrix dequantized by hand; then every op of every
+ * table this CPU supports against the reference on random inputs of odd shapes (FP8
+ * partial blocks, scales != 1, views whose row0 crosses a scale block), with no pool and
+ * with a 3-thread pool. Tolerance: max|diff| <= 1e-4 * max|ref| + 1e-6.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/kern.h"
+#include "kernels/pool.h"
+#include "tests/check.h"
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd_u32(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+
+static float rnd_f(float lo, float hi)
+{
+	return lo + (hi - lo) * (float)(rnd_u32() & 0xffffff) / (float)0x1000000;
+}
+
+static void fill(float *v, size_t n, float lo, float hi)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = rnd_f(lo, hi);
+}
+
+static float *falloc(size_t n)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* Largest |a - b| relative to the largest |b|; NaN where one side is NaN and not both. */
+static int close_enough(const float *a, const float *ref, size_t n, double *rel)
+{
+	double md = 0, mr = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(a[i]) || isnan(ref[i])) {
+			if (!(isnan(a[i]) && isnan(ref[i]))) {
+				*rel = NAN;
+				return 0;
+			}
+			continue;
+		}
+		double d = fabs((double)a[i] - ref[i]);
+		if (d > md)
+			md = d;
+		if (fabs(ref[i]) > mr)
+			mr = fabs(ref[i]);
+	}
+	*rel = md / (mr > 0 ? mr : 1);
+	return md <= 1e-4 * mr + 1e-6;
+}
+
+static uint32_t f32_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+
+/* Random stored matrix of `dtype` with finite values (no e4m3 NaN bytes). */
+struct test_mat {
+	struct kern_mat m;
+	void *data;
+	float *scale;
+};
+
+static void test_mat_make(struct test_mat *t, enum kern_dtype dt, size_t total_rows, size_t cols)
+{
+	size_t n = total_rows * cols;
+	memset(t, 0, sizeof *t);
+	t->data = malloc(n * kern_dtype_size(dt) + 1);
+	for (size_t i = 0; i < n; i++) {
+		switch (dt) {
+		case KD_F32: ((float *)t->data)[i] = rnd_f(-1, 1); break;
+		case KD_BF16: ((uint16_t *)t->data)[i] = kern_f32_to_bf16(rnd_f(-1, 1)); break;
+		case KD_F16: {
+			/* exponents 0..20 cover subnormals and values up to ~64 */
+			uint16_t h = (uint16_t)((rnd_u32() & 0x8000) | ((rnd_u32() % 21) << 10) |
+						(rnd_u32() & 0x3ff));
+			((uint16_t *)t->data)[i] = h;
+			break;
+		}
+		case KD_F8_E4M3: {
+			uint8_t b;
+			do
+				b = (uint8_t)rnd_u32();
+			while ((b & 0x7f) == 0x7f);
+			((uint8_t *)t->data)[i] = b;
+			break;
+		}
+		}
+	}
+	t->m.dtype = dt;
+	t->m.data = t->data;
+	t->m.rows = total_rows;
+	t->m.cols = cols;
+	if (dt == KD_F8_E4M3) {
+		size_t sr = (total_rows + 127) / 128, sc = (cols + 127) / 128;
+		t->scale = falloc(sr * sc);
+		fill(t->scale, sr * sc, 0.001f, 0.05f);
+		t->m.scale = t->scale;
+	}
+}
+
+static void test_mat_free(struct test_mat *t)
+{
+	free(t->data);
+	free(t->scale);
+}
+
+static const char *const fast_names[] = {"scalar", "avx2", "avx512"};
+#define NFAST (sizeof fast_names / sizeof *fast_names)
+static const enum kern_dtype all_dtypes[] = {KD_F32, KD_BF16, KD_F16, KD_F8_E4M3};
+
+static struct kern_pool *pool3;
+
+/* ---- conversions ------------------------------------------------------------- */
+
+static void test_f8_known_values(void)
+{
+	CHECK(kern_f8e4m3_to_f32(0x7e) == 448.0f, "0x7e = %g", kern_f8e4m3_to_f32(0x7e));
+	CHECK(kern_f8e4m3_to_f32(0xfe) == -448.0f, "0xfe = %g", kern_f8e4m3_to_f32(0xfe));
+	CHECK(kern_f8e4m3_to_f32(0x01) == ldexpf(1, -9), "0x01 = %g", kern_f8e4m3_to_f32(0x01));
+	CHECK(kern_f8e4m3_to_f32(0x07) == 7 * ldexpf(1, -9), "0x07 = %g", kern_f8e4m3_to_f32(0x07));
+	CHECK(kern_f8e4m3_to_f32(0x08) == ldexpf(1, -6), "0x08 = %g", kern_f8e4m3_to_f32(0x08));
+	CHECK(kern_f8e4m3_to_f32(0x09) == 1.125f * ldexpf(1, -6), "0x09 = %g",
+	      kern_f8e4m3_to_f32(0x09));
+	CHECK(kern_f8e4m3_to_f32(0x38) == 1.0f, "0x38 = %g", kern_f8e4m3_to_f32(0x38));
+	CHECK(kern_f8e4m3_to_f32(0xb8) == -1.0f, "0xb8 = %g", kern_f8e4m3_to_f32(0xb8));
+	CHECK(kern_f8e4m3_to_f32(0x3c) == 1.5f, "0x3c = %g", kern_f8e4m3_to_f32(0x3c));
+	CHECK(kern_f8e4m3_to_f32(0x00) == 0.0f && !signbit(kern_f8e4m3_to_f32(0x00)), "0x00");
+	CHECK(kern_f8e4m3_to_f32(0x80) == 0.0f && signbit(kern_f8e4m3_to_f32(0x80)), "0x80 = -0");
+	CHECK(isnan(kern_f8e4m3_to_f32(0x7f)), "0x7f is NaN");
+	CHECK(isnan(kern_f8e4m3_to_f32(0xff)), "0xff is NaN");
+	/* 0x78..0x7e are finite (no infinities in e4m3fn), and positives increase strictly */
+	for (int b = 1; b <= 0x7e; b++)
+		CHECK(kern_f8e4m3_to_f32((uint8_t)b) > kern_f8e4m3_to_f32((uint8_t)(b - 1)),
+		      "not increasing at 0x%02x", b);
+	for (int b = 0; b < 0x7f; b++)
+		CHECK(kern_f8e4m3_to_f32((uint8_t)(b | 0x80)) == -kern_f8e4m3_to_f32((uint8_t)b),
+		      "sign of 0x%02x", b | 0x80);
+}
+
+static void test_bf16(void)
+{
+	CHECK(kern_bf16_to_f32(0x3f80) == 1.0f, "0x3f80");
+	CHECK(kern_bf16_to_f32(0xc000) == -2.0f, "0xc000");
+	CHECK(isinf(kern_bf16_to_f32(0x7f80)) && kern_bf16_to_f32(0x7f80) > 0, "+inf");
+	CHECK(isinf(kern_bf16_to_f32(0xff80)) && kern_bf16_to_f32(0xff80) < 0, "-inf");
+	CHECK(isnan(kern_bf16_to_f32(0x7fc0)), "NaN");
+	CHECK(kern_bf16_to_f32(0x0001) == ldexpf(1, -133), "smallest subnormal");
+	CHECK(kern_f32_to_bf16(1.0f) == 0x3f80, "1.0");
+	uint32_t tie_even = 0x3f808000u, tie_odd = 0x3f818000u, above = 0x3f808001u;
+	float f;
+	memcpy(&f, &tie_even, 4);
+	CHECK(kern_f32_to_bf16(f) == 0x3f80, "tie rounds to even (down): %04x", kern_f32_to_bf16(f));
+	memcpy(&f, &tie_odd, 4);
+	CHECK(kern_f32_to_bf16(f) == 0x3f82, "tie rounds to even (up): %04x", kern_f32_to_bf16(f));
+	memcpy(&f, &above, 4);
+	CHECK(kern_f32_to_bf16(f) == 0x3f81, "above tie rounds up: %04x", kern_f32_to_bf16(f));
+	CHECK(kern_f32_to_bf16(INFINITY) == 0x7f80, "inf");
+	CHECK(kern_f32_to_bf16(3.4e38f) == 0x7f80, "FLT_MAX-ish rounds to inf");
+	CHECK(isnan(kern_bf16_to_f32(kern_f32_to_bf16(NAN))), "NaN stays NaN");
+	int bad = 0;
+	for (uint32_t h = 0; h < 65536; h++) {
+		if ((h & 0x7fff) > 0x7f80)
+			continue;
+		if (kern_f32_to_bf16(kern_bf16_to_f32((uint16_t)h)) != h)
+			bad++;
+	}
+	CHECK(bad == 0, "%d bf16 values do not round-trip", bad);
+}
+
+static void test_f16(void)
+{
+	CHECK(kern_f16_to_f32(0x3c00) == 1.0f, "0x3c00");
+	CHECK(kern_f16_to_f32(0xc000) == -2.0f, "0xc000");
+	CHECK(kern_f16_to_f32(0x7bff) == 65504.0f, "max");
+	CHECK(kern_f16_to_f32(0x0001) == ldexpf(1, -24), "smallest subnormal");
+	CHECK(kern_f16_to_f32(0x03ff) == 1023 * ldexpf(1, -24), "largest subnormal");
+	CHECK(kern_f16_to_f32(0x0400) == ldexpf(1, -14), "smallest normal");
+	CHECK(kern_f16_to_f32(0x8001) == -ldexpf(1, -24), "negative subnormal");
+	CHECK(kern_f16_to_f32(0x8000) == 0 && signbit(kern_f16_to_f32(0x8000)), "-0");
+	CHECK(isinf(kern_f16_to_f32(0x7c00)) && kern_f16_to_f32(0x7c00) > 0, "+inf");
+	CHECK(isinf(kern_f16_to_f32(0xfc00)) && kern_f16_to_f32(0xfc00) < 0, "-inf");
+	CHECK(isnan(kern_f16_to_f32(0x7e00)) && isnan(kern_f16_to_f32(0x7c01)), "NaN");
+	CHECK(kern_f16_to_f32(0x3555) == 0x555 / 1024.0f * 0.25f + 0.25f, "0x3555");
+}
+
+static void test_dtype_helpers(void)
+{
+	CHECK(kern_dtype_size(KD_F32) == 4 && kern_dtype_size(KD_BF16) == 2 &&
+		      kern_dtype_size(KD_F16) == 2 && kern_dtype_size(KD_F8_E4M3) == 1,
+	      "sizes");
+	CHECK(kern_dtype_size((enum kern_dtype)99) == 0, "unknown size");
+	CHECK(strcmp(kern_dtype_name(KD_F8_E4M3), "F8_E4M3") == 0, "name");
+	struct kern_mat m = {.dtype = KD_F32, .row0 = 5, .rows = 100, .cols = 3};
+	struct kern_mat v = kern_mat_rows(&m, 10, 20);
+	CHECK(v.row0 == 15 && v.rows == 20 && v.cols == 3 && v.dtype == KD_F32, "view of a view");
+}
+
+/* ---- reference against a hand-dequantized matrix ---------------------------- */
+
+/*
+ * 130 rows x 130 cols of e4m3 1.0 (0x38) except a few cells, scales chosen per block:
+ * the view rows 127..129 straddle row block 0/1 and every row straddles column blocks.
+ */
+static void check_hand_fp8(const struct kern_ops *ops, struct kern_pool *p)
+{
+	static uint8_t q[130 * 130];
+	memset(q, 0x38, sizeof q);
+	q[127 * 130 + 0] = 0xb8;   /* -1 */
+	q[128 * 130 + 129] = 0x40; /* 2 */
+	q[129 * 130 + 5] = 0x30;   /* 0.5 */
+	q[129 * 130 + 128] = 0x01; /* 2^-9 */
+	const float scale[4] = {0.5f, 4.0f, 3.0f, 0.25f}; /* [row block][col block] */
+	struct kern_mat w = {.dtype = KD_F8_E4M3, .data = q, .scale = scale, .rows = 130,
+			     .cols = 130};
+	struct kern_mat v = kern_mat_rows(&w, 127, 3);
+	float x[2 * 130];
+	for (int c = 0; c < 130; c++) {
+		x[c] = (float)(c % 7) - 3.0f;
+		x[130 + c] = 0.01f * (float)c;
+	}
+	double want[2][3];
+	for (int i = 0; i < 2; i++) {
+		const float *xi = x + 130 * i;
+		double lo = 0, hi = xi[128] + xi[129];
+		for (int c = 0; c < 128; c++)
+			lo += xi[c];
+		/* row 127: block row 0 (0.5, 4); cell (127,0) is -1 instead of 1 */
+		want[i][0] = 0.5 * (lo - 2 * xi[0]) + 4.0 * hi;
+		/* row 128: block row 1 (3, 0.25); cell (128,129) is 2 */
+		want[i][1] = 3.0 * lo + 0.25 * (xi[128] + 2 * xi[129]);
+		/* row 129: cell 5 is 0.5, cell 128 is 2^-9 */
+		want[i][2] = 3.0 * (lo - 0.5 * xi[5]) + 0.25 * (xi[128] / 512.0 + xi[129]);
+	}
+	float y[6];
+	ops->linear(p, y, x, 2, &v);
+	for (int i = 0; i < 2; i++)
+		for (int r = 0; r < 3; r++)
+			CHECK(fabs(y[i * 3 + r] - want[i][r]) <= 1e-5 * (1 + fabs(want[i][r])),
+			      "%s: y[%d][%d] = %.7g, want %.7g", ops->name, i, r, y[i * 3 + r],
+			      want[i][r]);
+	/* row(): row 129 of the matrix (view row 2) */
+	float out[130];
+	ops->row(out, &v, 2);
+	CHECK(out[5] == 1.5f && out[128] == 0.25f / 512 && out[0] == 3.0f && out[129] == 0.25f,
+	      "%s: row() gave %g %g %g %g", ops->name, out[5], out[128], out[0], out[129]);
+	/* linear_t over the same view: y[c] = sum_r x[r] w[r][c] */
+	float xt[3] = {1.0f, -2.0f, 0.5f}, yt[130];
+	ops->linear_t(p, yt, xt, 1, &v);
+	double w0 = 1.0 * 0.5 * -1 - 2.0 * 3.0 + 0.5 * 3.0;
+	double w129 = 1.0 * 4.0 - 2.0 * 0.25 * 2 + 0.5 * 0.25;
+	double w5 = 1.0 * 0.5 - 2.0 * 3.0 + 0.5 * 3.0 * 0.5;
+	CHECK(fabs(yt[0] - w0) < 1e-5 && fabs(yt[129] - w129) < 1e-5 && fabs(yt[5] - w5) < 1e-5,
+	      "%s: linear_t gave %g %g %g, want %g %g %g", ops->name, yt[0], yt[129], yt[5], w0,
+	      w129, w5);
+}
+
+static void test_reference_by_hand(void)
+{
+	check_hand_fp8(kern_cpu_reference(), NULL);
+	/* BF16/F16/F32 2x3: exact small values */
+	const float wf[6] = {1, -2, 0.5f, 3, 0.25f, -1};
+	uint16_t wb[6], wh[6];
+	for (int k = 0; k < 6; k++) {
+		wb[k] = kern_f32_to_bf16(wf[k]);
+		wh[k] = 0;
+	}
+	/* f16 bit patterns of the same values, written out */
+	const uint16_t h[6] = {0x3c00, 0xc000, 0x3800, 0x4200, 0x3400, 0xbc00};
+	memcpy(wh, h, sizeof h);
+	const float x[3] = {2, 3, -4};
+	const double want[2] = {2 - 6 - 2, 6 + 0.75 + 4};
+	const void *datas[3] = {wf, wb, wh};
+	const enum kern_dtype dts[3] = {KD_F32, KD_BF16, KD_F16};
+	for (int d = 0; d < 3; d++) {
+		struct kern_mat w = {.dtype = dts[d], .data = datas[d], .rows = 2, .cols = 3};
+		float y[2];
+		kern_cpu_reference()->linear(NULL, y, x, 1, &w);
+		CHECK(y[0] == want[0] && y[1] == want[1], "%s: %g %g", kern_dtype_name(dts[d]), y[0],
+		      y[1]);
+	}
+}
+
+static void test_fast_by_hand(void)
+{
+	int any = 0;
+	for (size_t t = 0; t < NFAST; t++) {
+		const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+		if (!ops)
+			continue;
+		any = 1;
+		check_hand_fp8(ops, NULL);
+		check_hand_fp8(ops, pool3);
+	}
+	if (!any)
+		SKIP("no fast table on this CPU");
+}
+
+/* ---- every table against the reference --------------------------------------- */
+
+static int fast_count(void)
+{
+	int k = 0;
+	for (size_t t = 0; t < NFAST; t++)
+		k += kern_cpu_by_name(fast_names[t]) != NULL;
+	return k;
+}
+
+static void test_linear(void)
+{
+	static const size_t shapes[][2] = {{1, 1},	{7, 7},	    {129, 200}, {200, 129},
+					   {257, 300}, {300, 257}, {17, 1},	{3, 1100}};
+	static const size_t ns[] = {1, 3, 17};
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t d = 0; d < 4; d++)
+		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+			size_t rows = shapes[s][0], cols = shapes[s][1];
+			struct test_mat tm;
+			test_mat_make(&tm, all_dtypes[d], rows + 140, cols);
+			/* a view starting at row 100: crosses the 128-row scale block */
+			struct kern_mat v = kern_mat_rows(&tm.m, 100, rows);
+			for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+				size_t n = ns[a];
+				float *x = falloc(n * cols), *yr = falloc(n * rows), *y = falloc(n * rows);
+				fill(x, n * cols, -1, 1);
+				ref->linear(NULL, yr, x, n, &v);
+				for (size_t t = 0; t < NFAST; t++) {
+					const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+					if (!ops)
+						continue;
+					for (int withpool = 0; withpool < 2; withpool++) {
+						double rel;
+						memset(y, 0xff, n * rows * sizeof *y);
+						ops->linear(withpool ? pool3 : NULL, y, x, n, &v);
+						CHECK(close_enough(y, yr, n * rows, &rel),
+						      "%s linear %s %zux%zu n=%zu pool=%d: rel %g",
+						      ops->name, kern_dtype_name(all_dtypes[d]), rows, cols,
+						      n, withpool, rel);
+					}
+				}
+				free(x);
+				free(yr);
+				free(y);
+			}
+			test_mat_free(&tm);
+		}
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+/* Larger case: crosses the fast kernels' column chunks and n blocks. */
+static void test_linear_large(void)
+{
+	const struct kern_ops *ref = kern_cpu_reference();
+	const size_t rows = 131, cols = 1100, n = 70;
+	for (size_t d = 0; d < 4; d++) {
+		struct test_mat tm;
+		test_mat_make(&tm, all_dtypes[d], 300, cols);
+		struct kern_mat v = kern_mat_rows(&tm.m, 37, rows);
+		float *x = falloc(n * cols), *yr = falloc(n * rows), *y = falloc(n * rows);
+		fill(x, n * cols, -1, 1);
+		ref->linear(NULL, yr, x, n, &v);
+		for (size_t t = 0; t < NFAST; t++) {
+			const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+			if (!ops)
+				continue;
+			double rel;
+			ops->linear(pool3, y, x, n, &v);
+			CHECK(close_enough(y, yr, n * rows, &rel), "%s linear %s large: rel %g",
+			      ops->name, kern_dtype_name(all_dtypes[d]), rel);
+		}
+		free(x);
+		free(yr);
+		free(y);
+		test_mat_free(&tm);
+	}
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+static void test_linear_t(void)
+{
+	static const size_t shapes[][2] = {{1, 1},     {7, 7},	 {128, 512}, {129, 300},
+					   {200, 257}, {3, 129}, {300, 1}};
+	static const size_t ns[] = {1, 3, 17};
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t d = 0; d < 4; d++)
+		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+			size_t rows = shapes[s][0], cols = shapes[s][1];
+			struct test_mat tm;
+			test_mat_make(&tm, all_dtypes[d], rows + 130, cols);
+			struct kern_mat v = kern_mat_rows(&tm.m, 120, rows);
+			for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+				size_t n = ns[a];
+				float *x = falloc(n * rows), *yr = falloc(n * cols), *y = falloc(n * cols);
+				fill(x, n * rows, -1, 1);
+				ref->linear_t(NULL, yr, x, n, &v);
+				for (size_t t = 0; t < NFAST; t++) {
+					const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+					if (!ops)
+						continue;
+					for (int withpool = 0; withpool < 2; withpool++) {
+						double rel;
+						memset(y, 0xff, n * cols * sizeof *y);
+						ops->linear_t(withpool ? pool3 : NULL, y, x, n, &v);
+						CHECK(close_enough(y, yr, n * cols, &rel),
+						      "%s linear_t %s %zux%zu n=%zu pool=%d: rel %g",
+						      ops->name, kern_dtype_name(all_dtypes[d]), rows, cols,
+						      n, withpool, rel);
+					}
+				}
+				free(x);
+				free(yr);
+				free(y);
+			}
+			test_mat_free(&tm);
+		}
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+static void test_row(void)
+{
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t d = 0; d < 4; d++) {
+		struct test_mat tm;
+		test_mat_make(&tm, all_dtypes[d], 300, 257);
+		struct kern_mat v = kern_mat_rows(&tm.m, 100, 60);
+		float yr[257], y[257];
+		for (size_t r = 0; r < 60; r += 7) {
+			ref->row(yr, &v, r);
+			for (size_t t = 0; t < NFAST; t++) {
+				const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+				if (!ops)
+					continue;
+				ops->row(y, &v, r);
+				int same = 1;
+				for (int c = 0; c < 257; c++)
+					same &= f32_bits(y[c]) == f32_bits(yr[c]);
+				CHECK(same, "%s row %s r=%zu differs from the reference", ops->name,
+				      kern_dtype_name(all_dtypes[d]), r);
+			}
+		}
+		test_mat_free(&tm);
+	}
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+/* NaN bytes of e4m3 must come out NaN from every table (the SIMD decoders patch them). */
+static void test_fp8_nan(void)
+{
+	uint8_t q[2 * 40];
+	memset(q, 0x38, sizeof q);
+	q[5] = 0x7f;
+	q[40 + 33] = 0xff;
+	const float scale[1] = {1.0f};
+	struct kern_mat w = {.dtype = KD_F8_E4M3, .data = q, .scale = scale, .rows = 2, .cols = 40};
+	float x[40], y[2], out[40];
+	fill(x, 40, 0.5f, 1);
+	for (size_t t = 0; t < NFAST + 1; t++) {
+		const struct kern_ops *ops = t == NFAST ? kern_cpu_reference()
+							: kern_cpu_by_name(fast_names[t]);
+		if (!ops)
+			continue;
+		ops->linear(NULL, y, x, 1, &w);
+		CHECK(isnan(y[0]) && isnan(y[1]), "%s: linear gave %g %g", ops->name, y[0], y[1]);
+		ops->row(out, &w, 0);
+		CHECK(isnan(out[5]) && out[4] == 1.0f, "%s: row gave %g %g", ops->name, out[5],
+		      out[4]);
+	}
+}
+
+static void test_rmsnorm(void)
+{
+	static const size_t dims[] = {1, 7, 129, 7168};
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t k = 0; k < 4; k++)
+		for (size_t n = 1; n <= 3; n += 2) {
+			size_t dim = dims[k];
+			float *x = falloc(n * dim), *w = falloc(dim), *yr = falloc(n * dim),
+			      *y = falloc(n * dim);
+			fill(x, n * dim, -3, 3);
+			fill(w, dim, 0.5f, 1.5f);
+			ref->rmsnorm(yr, x, w, n, dim, 1e-6f);
+			for (size_t t = 0; t < NFAST; t++) {
+				const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+				if (!ops)
+					continue;
+				double rel;
+				ops->rmsnorm(y, x, w, n, dim, 1e-6f);
+				CHECK(close_enough(y, yr, n * dim, &rel), "%s rmsnorm dim=%zu: rel %g",
+				      ops->name, dim, rel);
+				memcpy(y, x, n * dim * sizeof *y); /* in place */
+				ops->rmsnorm(y, y, w, n, dim, 1e-6f);
+				CHECK(close_enough(y, yr, n * dim, &rel),
+				      "%s rmsnorm in place dim=%zu: rel %g", ops->name, dim, rel);
+			}
+			free(x);
+			free(w);
+			free(yr);
+			free(y);
+		}
+	/* reference itself: constant row c gives c / sqrt(c^2 + eps) * w */
+	float x[4] = {2, 2, 2, 2}, w[4] = {1, 2, 3, 4}, y[4];
+	ref->rmsnorm(y, x, w, 1, 4, 0.0f);
+	CHECK(fabsf(y[0] - 1) < 1e-6f && fabsf(y[3] - 4) < 1e-6f, "reference rmsnorm %g %g", y[0],
+	      y[3]);
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+static void test_rope(void)
+{
+	const size_t n = 3, heads = 2, dim = 64, head_stride = 70, row_stride = 150;
+	const struct kern_ops *ref = kern_cpu_reference();
+	float *base = falloc(n * row_stride), *cs = falloc(n * dim / 2), *sn = falloc(n * dim / 2);
+	float *br = falloc(n * row_stride), *b = falloc(n * row_stride);
+	fill(base, n * row_stride, -2, 2);
+	for (size_t k = 0; k < n * dim / 2; k++) {
+		float a = rnd_f(-3.14f, 3.14f);
+		cs[k] = cosf(a);
+		sn[k] = sinf(a);
+	}
+	memcpy(br, base, n * row_stride * sizeof *br);
+	ref->rope(br, n, heads, row_stride, head_stride, dim, cs, sn);
+	/* the reference rotates pair j of row 1, head 1 as documented; padding untouched */
+	float *v0 = base + row_stride + head_stride, *v1 = br + row_stride + head_stride;
+	float c = cs[dim / 2 + 3], s = sn[dim / 2 + 3];
+	CHECK(fabsf(v1[6] - (v0[6] * c - v0[7] * s)) < 1e-6f &&
+		      fabsf(v1[7] - (v0[6] * s + v0[7] * c)) < 1e-6f,
+	      "reference rope pair 3");
+	CHECK(br[dim] == base[dim] && br[head_stride + dim] == base[head_stride + dim],
+	      "rope wrote outside the heads");
+	for (size_t t = 0; t < NFAST; t++) {
+		const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+		if (!ops)
+			continue;
+		double rel;
+		memcpy(b, base, n * row_stride * sizeof *b);
+		ops->rope(b, n, heads, row_stride, head_stride, dim, cs, sn);
+		CHECK(close_enough(b, br, n * row_stride, &rel), "%s rope: rel %g", ops->name, rel);
+	}
+	free(base);
+	free(cs);
+	free(sn);
+	free(br);
+	free(b);
+}
+
+static void test_softmax_silu(void)
+{
+	static const size_t ns[] = {1, 7, 129, 1000};
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t k = 0; k < 4; k++) {
+		size_t n = ns[k];
+		float *x = falloc(n), *xr = falloc(n), *y = falloc(n), *g = falloc(n), *u = falloc(n);
+		fill(x, n, -30, 90); /* large values: fails without max subtraction */
+		fill(g, n, -20, 20);
+		fill(u, n, -2, 2);
+		memcpy(xr, x, n * sizeof *x);
+		ref->softmax(xr, n);
+		double sum = 0;
+		for (size_t i = 0; i < n; i++)
+			sum += xr[i];
+		CHECK(fabs(sum - 1) < 1e-5, "reference softmax sums to %g", sum);
+		float *sr = falloc(n);
+		ref->silu_mul(sr, g, u, n);
+		for (size_t t = 0; t < NFAST; t++) {
+			const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+			if (!ops)
+				continue;
+			double rel;
+			memcpy(y, x, n * sizeof *y);
+			ops->softmax(y, n);
+			CHECK(close_enough(y, xr, n, &rel), "%s softmax n=%zu: rel %g", ops->name, n, rel);
+			ops->silu_mul(y, g, u, n);
+			CHECK(close_enough(y, sr, n, &rel), "%s silu_mul n=%zu: rel %g", ops->name, n, rel);
+			memcpy(y, g, n * sizeof *y); /* out aliases gate */
+			ops->silu_mul(y, y, u, n);
+			CHECK(close_enough(y, sr, n, &rel), "%s silu_mul aliased n=%zu: rel %g", ops->name,
+			      n, rel);
+		}
+		free(x);
+		free(xr);
+		free(y);
+		free(g);
+		free(u);
+		free(sr);
+	}
+	float g1 = 1.0f, u1 = 2.0f, o1;
+	ref->silu_mul(&o1, &g1, &u1, 1);
+	CHECK(fabsf(o1 - 2.0f / (1.0f + expf(-1.0f))) < 1e-6f, "reference silu(1)*2 = %g", o1);
+}
+
+static void test_mla_attn(void)
+{
+	static const size_t cfg[][5] = {
+		/* n, heads, lora, rope, pos0 */
+		{1, 1, 7, 4, 0},    {1, 3, 64, 9, 5},	{3, 2, 129, 64, 0},
+		{17, 3, 33, 8, 100}, {3, 4, 512, 64, 40}, {1, 16, 512, 64, 300},
+	};
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t k = 0; k < sizeof cfg / sizeof *cfg; k++) {
+		size_t n = cfg[k][0], heads = cfg[k][1], lora = cfg[k][2], rope = cfg[k][3],
+		       pos0 = cfg[k][4];
+		size_t len = pos0 + n, stride = len + 3;
+		float *ql = falloc(n * heads * lora), *qp = falloc(n * heads * rope);
+		float *cache = falloc(len * (lora + rope)), *outr = falloc(n * heads * lora);
+		float *out = falloc(n * heads * lora), *scratch = falloc(3 * stride);
+		fill(ql, n * heads * lora, -1, 1);
+		fill(qp, n * heads * rope, -1, 1);
+		fill(cache, len * (lora + rope), -1, 1);
+		struct kern_mla_args a = {.out = outr, .q_lat = ql, .q_pe = qp, .cache = cache,
+					  .n = n, .heads = heads, .lora = lora, .rope = rope,
+					  .pos0 = pos0, .scale = 1.0f / sqrtf((float)(lora + rope)) * 3,
+					  .scratch = scratch, .scratch_stride = stride};
+		ref->mla_attn(NULL, &a);
+		if (k == 0) { /* query 0 at position 0 sees only itself: out = cache[0][0:lora] */
+			int same = 1;
+			for (size_t c = 0; c < lora; c++)
+				same &= fabsf(outr[c] - cache[c]) < 1e-6f;
+			CHECK(same, "reference mla_attn at position 0 is not the cached latent");
+		}
+		a.out = out;
+		for (size_t t = 0; t < NFAST; t++) {
+			const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+			if (!ops)
+				continue;
+			for (int withpool = 0; withpool < 2; withpool++) {
+				double rel;
+				memset(out, 0xff, n * heads * lora * sizeof *out);
+				ops->mla_attn(withpool ? pool3 : NULL, &a);
+				CHECK(close_enough(out, outr, n * heads * lora, &rel),
+				      "%s mla_attn n=%zu heads=%zu lora=%zu rope=%zu pos0=%zu pool=%d: "
+				      "rel %g",
+				      ops->name, n, heads, lora, rope, pos0, withpool, rel);
+			}
+		}
+		free(ql);
+		free(qp);
+		free(cache);
+		free(outr);
+		free(out);
+		free(scratch);
+	}
+}
+
+static void test_gather_scatter(void)
+{
+	const size_t dim = 37, nsrc = 9, m = 5;
+	const int32_t rows[5] = {3, 0, 8, 3, 5};
+	const float wts[5] = {0.5f, -1, 2, 0.25f, 1};
+	float src[9 * 37], dst[5 * 37], acc[9 * 37], accr[9 * 37];
+	fill(src, nsrc * dim, -1, 1);
+	const struct kern_ops *ref = kern_cpu_reference();
+	ref->gather(dst, src, rows, m, dim);
+	CHECK(dst[2 * dim + 4] == src[8 * dim + 4] && dst[3 * dim] == src[3 * dim], "ref gather");
+	fill(accr, nsrc * dim, -1, 1);
+	memcpy(acc, accr, sizeof acc);
+	ref->scatter_add(accr, dst, rows, wts, m, dim);
+	/* row 3 received 0.5 and 0.25 times its own gathered copy */
+	CHECK(fabsf(accr[3 * dim + 1] - (acc[3 * dim + 1] + 0.75f * src[3 * dim + 1])) < 1e-6f,
+	      "ref scatter_add duplicates");
+	CHECK(accr[dim + 2] == acc[dim + 2], "ref scatter_add touched an unlisted row");
+	for (size_t t = 0; t < NFAST; t++) {
+		const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+		if (!ops)
+			continue;
+		float d2[5 * 37], a2[9 * 37];
+		double rel;
+		ops->gather(d2, src, rows, m, dim);
+		CHECK(memcmp(d2, dst, sizeof d2) == 0, "%s gather", ops->name);
+		memcpy(a2, acc, sizeof a2);
+		ops->scatter_add(a2, dst, rows, wts, m, dim);
+		CHECK(close_enough(a2, accr, nsrc * dim, &rel), "%s scatter_add: rel %g", ops->name,
+		      rel);
+	}
+}
+
+static void test_dispatch(void)
+{
+	const struct kern_ops *best = kern_cpu_best();
+	CHECK(best != NULL && best->linear && best->mla_attn, "kern_cpu_best gave an empty table");
+	CHECK(kern_cpu_by_name("reference") == kern_cpu_reference(), "reference by name");
+	CHECK(kern_cpu_by_name("nonsense") == NULL && kern_cpu_by_name(NULL) == NULL,
+	      "unknown names give NULL");
+	for (size_t t = 0; t < NFAST; t++) {
+		const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+		if (ops)
+			CHECK(strcmp(ops->name, fast_names[t]) == 0, "table %s is named %s",
+			      fast_names[t], ops->name);
+	}
+	CHECK(kern_cpu_by_name("scalar") != NULL, "the portable table is always available");
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	    __builtin_cpu_supports("f16c"))
+		CHECK(kern_cpu_by_name("avx2") != NULL, "CPU has AVX2 but no avx2 table");
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+		CHECK(kern_cpu_by_name("avx512") != NULL, "CPU has AVX-512 but no avx512 table");
+		if (!getenv("PONDER_KERNELS"))
+			CHECK(best == kern_cpu_by_name("avx512"), "best is %s, not avx512", best->name);
+	}
+#endif
+	setenv("PONDER_KERNELS", "reference", 1);
+	CHECK(kern_cpu_best() == kern_cpu_reference(), "PONDER_KERNELS=reference ignored");
+	setenv("PONDER_KERNELS", "scalar", 1);
+	CHECK(kern_cpu_best() == kern_cpu_by_name("scalar"), "PONDER_KERNELS=scalar ignored");
+	unsetenv("PONDER_KERNELS");
+}
+
+int main(void)
+{
+	pool3 = kern_pool_new(3);
+	if (!pool3) {
+		fprintf(stderr, "kern_pool_new(3) failed\n");
+		return 1;
+	}
+	RUN(test_f8_known_values);
+	RUN(test_bf16);
+	RUN(test_f16);
+	RUN(test_dtype_helpers);
+	RUN(test_reference_by_hand);
+	RUN(test_fast_by_hand);
+	RUN(test_linear);
+	RUN(test_linear_large);
+	RUN(test_linear_t);
+	RUN(test_row);
+	RUN(test_fp8_nan);
+	RUN(test_rmsnorm);
+	RUN(test_rope);
+	RUN(test_softmax_silu);
+	RUN(test_mla_attn);
+	RUN(test_gather_scatter);
+	RUN(test_dispatch);
+	kern_pool_free(pool3);
+	return check_finish();
+}
