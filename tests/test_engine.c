@@ -1,0 +1,348 @@
+/*
+ * test_engine.c — model-level truth: the engine's logits against DeepSeek's reference
+ * inference code (float64, dequantized weights) for the tiny checkpoints in
+ * ../shared/fixtures/models, plus state semantics (prefix reuse, rollback, limits).
+ *
+ * Tolerance, per row: max |ours - golden| <= 1e-3 * max |golden|. The worst relative
+ * error seen is printed so drift is visible long before it fails.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "engine/engine.h"
+#include "engine/safetensors.h"
+#include "kernels/kern.h"
+
+#define TOL 1e-3
+
+static double worst_rel; /* over every row compared */
+
+static double row_rel_err(const float *ours, const float *gold, size_t n)
+{
+	double diff = 0, mag = 0;
+	for (size_t j = 0; j < n; j++) {
+		double d = fabs((double)ours[j] - gold[j]);
+		diff = d > diff ? d : diff;
+		mag = fabs(gold[j]) > mag ? fabs(gold[j]) : mag;
+	}
+	double rel = mag > 0 ? diff / mag : diff;
+	worst_rel = rel > worst_rel ? rel : worst_rel;
+	return rel;
+}
+
+static size_t argmax(const float *v, size_t n)
+{
+	size_t b = 0;
+	for (size_t i = 1; i < n; i++)
+		if (v[i] > v[b])
+			b = i;
+	return b;
+}
+
+static int32_t *ids_of(json_t *arr, size_t *n)
+{
+	*n = json_array_size(arr);
+	int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
+	for (size_t i = 0; i < *n; i++)
+		v[i] = (int32_t)json_integer_value(json_array_get(arr, i));
+	return v;
+}
+
+/* Every case of one model's golden.json with one kernel table. */
+static void check_model(const char *name, const char *kernels)
+{
+	const char *fx = check_fixtures();
+	char dir[512], path[600];
+	snprintf(dir, sizeof dir, "%s/models/%s", fx, name);
+	snprintf(path, sizeof path, "%s/golden.json", dir);
+	json_error_t jerr;
+	json_t *golden = json_load_file(path, 0, &jerr);
+	CHECK(golden, "%s: %s", path, jerr.text);
+	snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+	struct st_file *gf = NULL;
+	struct err e = {0};
+	CHECK(st_open(path, &gf, &e) == 0, "%s", e.msg);
+	struct eng_opts o = {.threads = 2, .kernels = kernels, .load_mtp = true};
+	struct eng_model *m = NULL;
+	CHECK(eng_model_open(dir, &o, &m, &e) == 0, "%s", e.msg);
+	if (!golden || !gf || !m)
+		goto out;
+	size_t V = (size_t)eng_model_config(m)->vocab_size;
+	bool mtp = eng_model_has_mtp(m);
+
+	size_t nc = json_array_size(json_object_get(golden, "cases"));
+	CHECK(nc > 0, "no cases in %s/golden.json", dir);
+	for (size_t ci = 0; ci < nc; ci++) {
+		json_t *c = json_array_get(json_object_get(golden, "cases"), ci);
+		const char *cname = json_string_value(json_object_get(c, "name"));
+		size_t np, ng;
+		int32_t *prompt = ids_of(json_object_get(c, "prompt"), &np);
+		int32_t *greedy = ids_of(json_object_get(c, "greedy_12"), &ng);
+		size_t chunk = (size_t)json_integer_value(json_object_get(c, "chunk_prefill_len"));
+		char tname[64];
+		float *logits = malloc((np + ng) * V * sizeof *logits);
+		struct eng_state *st = NULL;
+
+		/* Prefill: every position after one call. */
+		snprintf(tname, sizeof tname, "%s.prefill_logits", cname);
+		const struct st_tensor *t = st_find(gf, tname);
+		CHECK(t && t->shape[0] == np && t->shape[1] == V, "%s missing or misshapen", tname);
+		CHECK(eng_state_new(m, (int64_t)(np + ng + 1), mtp, &st, &e) == 0, "%s", e.msg);
+		CHECK(eng_forward(st, prompt, np, logits, true, &e) == 0, "%s", e.msg);
+		for (size_t i = 0; t && i < np; i++) {
+			double rel = row_rel_err(logits + i * V, (const float *)t->data + i * V, V);
+			CHECK(rel <= TOL, "%s/%s row %zu: relative error %.3g", name, tname, i, rel);
+		}
+
+		/* Greedy continuation, one token per call after the prefill. */
+		size_t pos_after_prompt = eng_state_pos(st);
+		CHECK(pos_after_prompt == np, "position %zu after a prefill of %zu", pos_after_prompt, np);
+		int32_t next = (int32_t)argmax(logits + (np - 1) * V, V);
+		for (size_t k = 0; k < ng; k++) {
+			CHECK(next == greedy[k], "%s %s: greedy token %zu is %d, reference %d", name,
+			      cname, k, next, greedy[k]);
+			CHECK(eng_forward(st, &next, 1, logits, false, &e) == 0, "%s", e.msg);
+			next = (int32_t)argmax(logits, V);
+		}
+		eng_state_free(st);
+		st = NULL;
+
+		/* Steps: prefill of `chunk` ids, then one id per call. */
+		snprintf(tname, sizeof tname, "%s.step_logits", cname);
+		t = st_find(gf, tname);
+		CHECK(t && t->shape[0] == np - chunk + 1, "%s missing or misshapen", tname);
+		CHECK(eng_state_new(m, (int64_t)np, false, &st, &e) == 0, "%s", e.msg);
+		CHECK(eng_forward(st, prompt, chunk, logits, false, &e) == 0, "%s", e.msg);
+		for (size_t i = chunk; i <= np && t; i++) {
+			double rel = row_rel_err(logits, (const float *)t->data + (i - chunk) * V, V);
+			CHECK(rel <= TOL, "%s/%s row %zu: relative error %.3g", name, tname, i - chunk,
+			      rel);
+			if (i < np)
+				CHECK(eng_forward(st, prompt + i, 1, logits, false, &e) == 0, "%s", e.msg);
+		}
+		eng_state_free(st);
+		st = NULL;
+
+		/* MTP rows over prompt + greedy continuation. */
+		snprintf(tname, sizeof tname, "%s.mtp_logits", cname);
+		t = st_find(gf, tname);
+		if (mtp && t) {
+			size_t ns = np + ng;
+			int32_t *seq = malloc(ns * sizeof *seq);
+			memcpy(seq, prompt, np * sizeof *seq);
+			memcpy(seq + np, greedy, ng * sizeof *seq);
+			float *ml = malloc(ns * V * sizeof *ml);
+			CHECK(eng_state_new(m, (int64_t)ns, true, &st, &e) == 0, "%s", e.msg);
+			CHECK(eng_forward_mtp(st, seq, ns, NULL, false, ml, &e) == 0, "%s", e.msg);
+			CHECK(eng_state_mtp_pos(st) == ns - 1, "MTP rows %zu, expected %zu",
+			      eng_state_mtp_pos(st), ns - 1);
+			json_t *am = json_object_get(c, "mtp_argmax");
+			for (size_t i = 0; i + 1 < ns && i < t->shape[0]; i++) {
+				double rel = row_rel_err(ml + i * V, (const float *)t->data + i * V, V);
+				CHECK(rel <= TOL, "%s/%s row %zu: relative error %.3g", name, tname, i, rel);
+				CHECK((json_int_t)argmax(ml + i * V, V) ==
+					      json_integer_value(json_array_get(am, i)),
+				      "%s/%s row %zu: argmax differs", name, tname, i);
+			}
+			eng_state_free(st);
+			st = NULL;
+			free(ml);
+			free(seq);
+		} else {
+			CHECK(!t, "%s: golden has MTP rows but the model loaded no MTP module", name);
+		}
+		free(logits);
+		free(prompt);
+		free(greedy);
+	}
+out:
+	eng_model_close(m);
+	st_close(gf);
+	json_decref(golden);
+}
+
+static void test_golden_v3(void)
+{
+	if (!check_fixtures()) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	check_model("tiny-v3", NULL);
+}
+
+static void test_golden_v2lite(void)
+{
+	if (!check_fixtures()) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	check_model("tiny-v2lite", NULL);
+}
+
+static void test_golden_reference_kernels(void)
+{
+	if (!check_fixtures()) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	check_model("tiny-v3", "reference");
+	check_model("tiny-v2lite", "reference");
+}
+
+/* Reusing a cached prefix, and rolling back, give the same logits as a fresh run. */
+static void test_prefix_reuse_and_rollback(void)
+{
+	const char *fx = check_fixtures();
+	if (!fx) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/models/tiny-v3", fx);
+	struct eng_opts o = {.threads = 2, .load_mtp = true};
+	struct eng_model *m = NULL;
+	struct err e = {0};
+	if (eng_model_open(dir, &o, &m, &e)) {
+		CHECK(0, "%s", e.msg);
+		return;
+	}
+	size_t V = (size_t)eng_model_config(m)->vocab_size;
+	int32_t a[] = {0, 5, 9, 33, 100, 7, 8, 9, 10};
+	int32_t b[] = {0, 5, 9, 33, 200, 201};
+	float *fresh = malloc(V * sizeof *fresh), *reused = malloc(V * sizeof *reused);
+	float *mf = malloc(8 * V * sizeof *mf), *mr = malloc(8 * V * sizeof *mr);
+	struct eng_state *s1 = NULL, *s2 = NULL;
+	CHECK(eng_state_new(m, 64, true, &s1, &e) == 0, "%s", e.msg);
+	CHECK(eng_state_new(m, 64, true, &s2, &e) == 0, "%s", e.msg);
+	if (!s1 || !s2)
+		goto out;
+	CHECK(eng_forward_mtp(s1, b, 6, fresh, false, mf, &e) == 0, "%s", e.msg);
+
+	CHECK(eng_forward(s2, a, 9, NULL, false, &e) == 0, "%s", e.msg);
+	size_t common = eng_state_common_prefix(s2, b, 6);
+	CHECK(common == 4, "common prefix %zu, expected 4", common);
+	eng_state_truncate(s2, common);
+	size_t keep = eng_state_pos(s2);
+	CHECK(keep == 4, "position after truncating to the common prefix: %zu", keep);
+	size_t mtp_before = eng_state_mtp_pos(s2);
+	CHECK(eng_forward_mtp(s2, b + keep, 6 - keep, reused, false, mr, &e) == 0, "%s", e.msg);
+	CHECK(row_rel_err(reused, fresh, V) < 1e-5, "logits after prefix reuse differ");
+	/* MTP rows recomputed after the rollback equal the fresh run's. */
+	for (size_t i = mtp_before; i < eng_state_mtp_pos(s2); i++)
+		CHECK(row_rel_err(mr + (i - mtp_before) * V, mf + i * V, V) < 1e-5,
+		      "MTP row %zu differs after rollback", i);
+out:
+	eng_state_free(s1);
+	eng_state_free(s2);
+	free(fresh);
+	free(reused);
+	free(mf);
+	free(mr);
+	eng_model_close(m);
+}
+
+static void test_limits(void)
+{
+	const char *fx = check_fixtures();
+	if (!fx) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/models/tiny-v2lite", fx);
+	struct eng_model *m = NULL;
+	struct eng_state *st = NULL;
+	struct err e = {0};
+	if (eng_model_open(dir, NULL, &m, &e)) {
+		CHECK(0, "%s", e.msg);
+		return;
+	}
+	CHECK(eng_state_new(m, 4, false, &st, &e) == 0, "%s", e.msg);
+	int32_t ids[] = {0, 1, 2, 3, 4};
+	CHECK(eng_forward(st, ids, 5, NULL, false, &e) == ERR_CONTEXT, "overflow not reported");
+	CHECK(strstr(e.msg, "--ctx"), "overflow message does not name --ctx: %s", e.msg);
+	CHECK(eng_state_pos(st) == 0, "a failed call changed the state");
+	int32_t bad[] = {0, 512};
+	CHECK(eng_forward(st, bad, 2, NULL, false, &e) == ERR_RANGE, "id 512 accepted");
+	CHECK(eng_state_pos(st) == 0, "a failed call changed the state");
+	eng_state_free(st);
+	st = NULL;
+	CHECK(eng_state_new(m, 1LL << 40, false, &st, &e) != 0, "absurd context accepted");
+	CHECK(strstr(e.msg, "--ctx"), "context message does not name --ctx: %s", e.msg);
+	eng_model_close(m);
+}
+
+/* Copies a fixture model into a temp dir with an edited config.json. */
+static int copy_with_config(const char *src, const char *dst, const char *from, const char *to)
+{
+	const char *files[] = {"model.safetensors.index.json", "model-00001-of-00002.safetensors",
+			       "model-00002-of-00002.safetensors", "config.json"};
+	for (size_t i = 0; i < 4; i++) {
+		char a[600], b[600];
+		snprintf(a, sizeof a, "%s/%s", src, files[i]);
+		snprintf(b, sizeof b, "%s/%s", dst, files[i]);
+		FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+		if (!in || !out)
+			return -1;
+		static char buf[1 << 16];
+		size_t k;
+		if (i == 3) {
+			k = fread(buf, 1, sizeof buf - 1, in);
+			buf[k] = 0;
+			char *p = strstr(buf, from);
+			if (!p)
+				return -1;
+			fwrite(buf, 1, (size_t)(p - buf), out);
+			fputs(to, out);
+			fputs(p + strlen(from), out);
+		} else {
+			while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+				fwrite(buf, 1, k, out);
+		}
+		fclose(in);
+		fclose(out);
+	}
+	return 0;
+}
+
+static void test_missing_tensor_named(void)
+{
+	const char *fx = check_fixtures();
+	if (!fx) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	char src[512], tmp[] = "/tmp/ponder-test-XXXXXX";
+	snprintf(src, sizeof src, "%s/models/tiny-v3", fx);
+	CHECK(mkdtemp(tmp), "mkdtemp");
+	CHECK(copy_with_config(src, tmp, "\"num_hidden_layers\": 3", "\"num_hidden_layers\": 5") == 0,
+	      "could not prepare the edited copy");
+	struct eng_model *m = NULL;
+	struct err e = {0};
+	int rc = eng_model_open(tmp, NULL, &m, &e);
+	CHECK(rc == ERR_FORMAT, "a config asking for 5 layers loaded (rc %d)", rc);
+	CHECK(strstr(e.msg, "model.layers.4."), "message does not name the tensor: %s", e.msg);
+	eng_model_close(m);
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(void)
+{
+	RUN(test_golden_v3);
+	RUN(test_golden_v2lite);
+	RUN(test_golden_reference_kernels);
+	RUN(test_prefix_reuse_and_rollback);
+	RUN(test_limits);
+	RUN(test_missing_tensor_named);
+	printf("worst relative error against the reference logits: %.3g (tolerance %.0e)\n",
+	       worst_rel, TOL);
+	return check_finish();
+}
