@@ -172,16 +172,18 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 		       (long long)c->kv_lora_rank);
 	else
 		printf("LoRA ranks     q none (plain q_proj), kv %lld\n", (long long)c->kv_lora_rank);
-	if (c->n_routed_experts)
+	if (c->n_routed_experts) {
 		printf("experts        %lld routed + %lld shared (each %lld wide), %lld per token; "
-		       "%lld groups, top %lld; %s scoring, %s; norm_topk_prob %s, "
-		       "routed_scaling_factor %g\n",
+		       "%s scoring, %s",
 		       (long long)c->n_routed_experts, (long long)c->n_shared_experts,
 		       (long long)c->moe_intermediate_size, (long long)c->num_experts_per_tok,
-		       (long long)c->n_group, (long long)c->topk_group,
-		       scoring_names[c->scoring_func], topk_names[c->topk_method],
+		       scoring_names[c->scoring_func], topk_names[c->topk_method]);
+		if (c->topk_method != TOPK_GREEDY)
+			printf(" over %lld groups (best %lld)", (long long)c->n_group,
+			       (long long)c->topk_group);
+		printf("; norm_topk_prob %s, routed_scaling_factor %g\n",
 		       c->norm_topk_prob ? "true" : "false", c->routed_scaling_factor);
-	else
+	} else
 		printf("experts        none (dense model)\n");
 	printf("vocab          %lld\n", (long long)c->vocab_size);
 	printf("context        %lld tokens, rope_theta %g", (long long)c->max_position_embeddings,
@@ -348,14 +350,14 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		default:
 			usage(stderr);
 			if (optopt == 'm')
-				return err_set(e, ERR_USAGE, "info: -m needs a model directory");
-			return err_set(e, ERR_USAGE, "info: unknown option %s",
+				return err_set(e, ERR_USAGE, "-m needs a model directory");
+			return err_set(e, ERR_USAGE, "unknown option %s",
 				       argv[optind - 1] ? argv[optind - 1] : "?");
 		}
 	}
 	if (optind < argc) {
 		usage(stderr);
-		return err_set(e, ERR_USAGE, "info: unexpected argument \"%s\"", argv[optind]);
+		return err_set(e, ERR_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	}
 	if (!dir) {
 		const char *env = getenv("PONDER_MODEL");
@@ -365,8 +367,7 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 	if (!dir) {
 		usage(stderr);
 		return err_set(e, ERR_USAGE,
-			       "info: no model given: use -m DIR (or --model DIR), or set "
-			       "PONDER_MODEL");
+			       "no model given: use -m DIR (or --model DIR), or set PONDER_MODEL");
 	}
 	struct ckpt *ck;
 	int rc = ckpt_open(dir, &ck, e);
@@ -381,7 +382,7 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		json_decref(o);
 		if (!s) {
 			ckpt_close(ck);
-			return err_set(e, ERR_NOMEM, "info: out of memory building JSON");
+			return err_set(e, ERR_NOMEM, "out of memory building JSON");
 		}
 		printf("%s\n", s);
 		free(s);
@@ -389,7 +390,7 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		print_text(dir, c, &k);
 	}
 	if (fflush(stdout) != 0)
-		rc = err_set(e, ERR_IO, "info: cannot write to standard output");
+		rc = err_set(e, ERR_IO, "cannot write to standard output");
 	ckpt_close(ck);
 	return rc;
 }

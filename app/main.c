@@ -4,8 +4,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/commands.h"
+#include "app/options.h"
+#include "app/pipe.h"
 
 /* Exit statuses, documented in man/ponder.1. */
 enum {
@@ -32,34 +35,41 @@ static int exit_status(int code)
 	return EXIT_FAILURE_OTHER;
 }
 
-static void usage(FILE *f)
+/* `ponder [options] [PROMPT...]`: the TUI on a terminal, pipe mode otherwise. */
+static int chat_main(int argc, char **argv)
 {
-	fputs("usage: ponder COMMAND [options]\n\ncommands:\n", f);
-	for (const struct app_command *c = app_commands; c->name; c++)
-		fprintf(f, "  %-12s %s\n", c->name, c->summary);
-	fputs("\nponder COMMAND --help shows a command's options.\n", f);
+	struct app_opts o;
+	struct err e = {0};
+	int rc = app_opts_parse(&o, argc, argv, &e);
+	if (rc == 1) { /* --help */
+		fputs("\ncommands:\n", stdout);
+		for (const struct app_command *c = app_commands; c->name; c++)
+			printf("  %-12s %s\n", c->name, c->summary);
+		app_opts_release(&o);
+		return EXIT_OK;
+	}
+	if (!rc)
+		rc = app_pipe_run(&o, &e);
+	if (rc && rc != ERR_INTERRUPTED)
+		fprintf(stderr, "ponder: %s\n", e.msg);
+	else if (rc)
+		fprintf(stderr, "\nponder: %s\n", e.msg);
+	app_opts_release(&o);
+	return exit_status(rc);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
+	if (argc >= 2 && argv[1][0] != '-') {
+		for (const struct app_command *c = app_commands; c->name; c++) {
+			if (strcmp(argv[1], c->name))
+				continue;
+			struct err e = {0};
+			int rc = c->run(argc - 1, argv + 1, &e);
+			if (rc)
+				fprintf(stderr, "ponder %s: %s\n", c->name, e.msg);
+			return exit_status(rc);
+		}
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return EXIT_OK;
-	}
-	for (const struct app_command *c = app_commands; c->name; c++) {
-		if (strcmp(argv[1], c->name))
-			continue;
-		struct err e = {0};
-		int rc = c->run(argc - 1, argv + 1, &e);
-		if (rc)
-			fprintf(stderr, "ponder %s: %s\n", c->name, e.msg);
-		return exit_status(rc);
-	}
-	fprintf(stderr, "ponder: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return chat_main(argc, argv);
 }

@@ -175,32 +175,34 @@ static int load_index(const char *path, json_t **root_out, json_t **map_out, str
 	if (!root)
 		return err_set(e, ERR_FORMAT, "%s: not valid JSON: %s (line %d)", path, je.text,
 			       je.line);
+	int rc = 0;
 	json_t *map = json_is_object(root) ? json_object_get(root, "weight_map") : NULL;
 	if (!json_is_object(map)) {
-		json_decref(root);
-		return err_set(e, ERR_FORMAT, "%s: no \"weight_map\" object", path);
+		rc = err_set(e, ERR_FORMAT, "%s: no \"weight_map\" object", path);
+		goto fail;
 	}
 	if (json_object_size(map) == 0) {
-		json_decref(root);
-		return err_set(e, ERR_FORMAT, "%s: weight_map names no tensors", path);
+		rc = err_set(e, ERR_FORMAT, "%s: weight_map names no tensors", path);
+		goto fail;
 	}
 	const char *key;
 	json_t *val;
 	json_object_foreach(map, key, val) {
 		if (!json_is_string(val)) {
-			json_decref(root);
-			return err_set(e, ERR_FORMAT, "%s: weight_map entry \"%s\" is not a file name",
-				       path, key);
+			rc = err_set(e, ERR_FORMAT, "%s: weight_map entry \"%s\" is not a file name",
+				     path, key);
+			goto fail;
 		}
-		int rc = check_shard_name(path, key, json_string_value(val), e);
-		if (rc) {
-			json_decref(root);
-			return rc;
-		}
+		rc = check_shard_name(path, key, json_string_value(val), e);
+		if (rc)
+			goto fail;
 	}
 	*root_out = root;
 	*map_out = map;
 	return 0;
+fail:
+	json_decref(root);
+	return rc;
 }
 
 /* The distinct shard names of the weight map, sorted. */

@@ -276,9 +276,9 @@ static int parse_rope(json_t *rs, const char *field, bool type_required,
 	if (!rc)
 		rc = get_num(rs, pre, "beta_slow", 1, 0, 1, 1e6, &y->beta_slow, e);
 	if (!rc)
-		rc = get_num(rs, pre, "mscale", 1, -1e3, 0, 1e3, &y->mscale, e);
+		rc = get_num(rs, pre, "mscale", 1, 0, 0, 1e3, &y->mscale, e);
 	if (!rc)
-		rc = get_num(rs, pre, "mscale_all_dim", 0, -1e3, 0, 1e3, &y->mscale_all_dim, e);
+		rc = get_num(rs, pre, "mscale_all_dim", 0, 0, 0, 1e3, &y->mscale_all_dim, e);
 	if (rc)
 		return rc;
 	return get_int(rs, pre, "original_max_position_embeddings", 4096, 1, MAX_POSITIONS, 0, 0,

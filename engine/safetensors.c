@@ -284,9 +284,9 @@ static int parse_entry(const char *path, const char *tname, json_t *obj, uint64_
 			       path, tname, (unsigned long long)en, (unsigned long long)data_len);
 	if (en - b != t->nbytes)
 		return err_set(e, ERR_FORMAT,
-			       "%s: tensor \"%s\": %s shape holds %llu bytes but data_offsets span "
-			       "%llu",
-			       path, tname, st_dtype_name(t->dtype),
+			       "%s: tensor \"%s\": %llu %s elements are %llu bytes, but "
+			       "data_offsets span %llu",
+			       path, tname, (unsigned long long)t->nelem, st_dtype_name(t->dtype),
 			       (unsigned long long)t->nbytes, (unsigned long long)(en - b));
 	r->begin = b;
 	r->end = en;

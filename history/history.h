@@ -163,11 +163,12 @@ int hist_message_finish(struct hist_db *db, int64_t mid, enum hist_status status
 			size_t alen, const struct hist_stats *st, struct err *e);
 
 /*
- * A title from a question: its first non-blank line, cut to at most max_bytes bytes at
- * a UTF-8 character boundary, "…" appended when cut. Writes at most size bytes
- * including the NUL (size >= 4 + max_bytes is enough). Returns the length.
+ * A title from a question: its first non-blank line, trimmed, control characters made
+ * spaces, cut after max_chars characters (never inside a UTF-8 sequence) with "…"
+ * appended when cut. Writes at most size bytes including the NUL (4 * max_chars + 4 is
+ * always enough). Returns the length.
  */
-size_t hist_title_from(const char *text, size_t len, size_t max_bytes, char *buf, size_t size);
+size_t hist_title_from(const char *text, size_t len, size_t max_chars, char *buf, size_t size);
 #define HIST_TITLE_MAX 60
 
 /* ---- reading (history/query.c) ---- */

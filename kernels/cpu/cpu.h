@@ -18,8 +18,9 @@ extern const struct kern_ops kern_cpu_scalar_ops; /* ops_scalar.c: portable, thr
 extern const struct kern_ops kern_cpu_avx2_ops;   /* ops_avx2.c: AVX2 + FMA + F16C */
 extern const struct kern_ops kern_cpu_avx512_ops; /* ops_avx512.c: AVX-512 F/BW/VL/DQ */
 
-/* The 256 e4m3fn values (index = the byte), built once on first use; thread-safe. */
+/* The 256 e4m3fn values (index = the byte): a constant table, safe from any thread. */
 const float *kern_f8e4m3_table(void);
+extern const float kern_f8e4m3_lut[256]; /* the same table, for inlined lookups */
 
 /* Scale-block column count of an FP8 matrix: ceil(cols / 128). */
 static inline size_t kern_fp8_scale_cols(size_t cols)

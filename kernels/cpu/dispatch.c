@@ -7,11 +7,27 @@
  * kern_cpu_best; an unknown or unsupported name falls back to the automatic choice with
  * one warning on stderr.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+static int has_avx2(void)
+{
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
+}
+
+static int has_avx512(void)
+{
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	       has_avx2();
+}
+#endif
 
 const struct kern_ops *kern_cpu_reference(void)
 {
@@ -24,7 +40,27 @@ const struct kern_ops *kern_cpu_by_name(const char *name)
 		return NULL;
 	if (strcmp(name, "reference") == 0)
 		return &kern_cpu_ref_ops;
+	if (strcmp(name, "scalar") == 0)
+		return &kern_cpu_scalar_ops;
+#if defined(__x86_64__) || defined(__i386__)
+	if (strcmp(name, "avx2") == 0)
+		return has_avx2() ? &kern_cpu_avx2_ops : NULL;
+	if (strcmp(name, "avx512") == 0)
+		return has_avx512() ? &kern_cpu_avx512_ops : NULL;
+#endif
 	return NULL;
+}
+
+/* The automatic choice: the widest vectors this CPU runs. */
+static const struct kern_ops *cpu_auto(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (has_avx512())
+		return &kern_cpu_avx512_ops;
+	if (has_avx2())
+		return &kern_cpu_avx2_ops;
+#endif
+	return &kern_cpu_scalar_ops;
 }
 
 const struct kern_ops *kern_cpu_best(void)
@@ -34,12 +70,12 @@ const struct kern_ops *kern_cpu_best(void)
 		const struct kern_ops *o = kern_cpu_by_name(env);
 		if (o)
 			return o;
-		static int warned;
-		if (!warned) {
-			warned = 1;
-			fprintf(stderr, "ponder: PONDER_KERNELS=%s is unknown or not supported by this CPU "
-				"(use reference, scalar, avx2 or avx512); choosing automatically\n", env);
-		}
+		static atomic_int warned;
+		if (!atomic_exchange(&warned, 1))
+			fprintf(stderr,
+				"ponder: PONDER_KERNELS=%s is unknown or not supported by this CPU "
+				"(use reference, scalar, avx2 or avx512); choosing automatically\n",
+				env);
 	}
-	return &kern_cpu_ref_ops;
+	return cpu_auto();
 }

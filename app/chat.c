@@ -1,0 +1,326 @@
+/*
+ * chat.c — the chat session (see chat.h): model, turns, streaming into the store.
+ */
+#include "app/chat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/paths.h"
+
+/* Sampling defaults of DeepSeek's R1 model cards; V3-style chat keeps the same top-p
+   and a cooler temperature. */
+#define R1_TEMPERATURE 0.6
+#define V3_TEMPERATURE 0.3
+#define DEFAULT_TOP_P 0.95
+
+/* Adds "prefix" "msg" as a line of the pending warning, cut to fit. */
+static void set_warning(struct app_chat *c, const char *prefix, const char *msg)
+{
+	size_t used = strlen(c->warning), room = sizeof c->warning - 1;
+	const char *parts[] = {used ? "\n" : "", prefix, msg};
+	for (size_t i = 0; i < 3; i++)
+		for (const char *p = parts[i]; *p && used < room; p++)
+			c->warning[used++] = *p;
+	c->warning[used] = '\0';
+}
+
+static int text_append(struct app_text *t, const char *s, size_t len)
+{
+	if (t->len + len + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->len + len + 1)
+			cap *= 2;
+		char *n = realloc(t->s, cap);
+		if (!n)
+			return -1;
+		t->s = n;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, len);
+	t->len += len;
+	t->s[t->len] = '\0';
+	return 0;
+}
+
+static int push_turn(struct app_chat *c, enum chat_role role, const char *text, size_t len)
+{
+	if (c->n_turns == c->cap_turns) {
+		size_t cap = c->cap_turns ? c->cap_turns * 2 : 16;
+		struct chat_turn *n = realloc(c->turns, cap * sizeof *n);
+		if (!n)
+			return -1;
+		c->turns = n;
+		c->cap_turns = cap;
+	}
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	c->turns[c->n_turns++] = (struct chat_turn){role, copy, len};
+	return 0;
+}
+
+static void clear_turns(struct app_chat *c)
+{
+	for (size_t i = 0; i < c->n_turns; i++)
+		free((char *)c->turns[i].text);
+	c->n_turns = 0;
+}
+
+static void resolve_params(struct app_chat *c)
+{
+	const struct app_opts *o = c->opts;
+	bool r1 = eng_session_template(c->sess)->family == CHAT_DEEPSEEK_R1;
+	struct gen_params *p = &c->params;
+	p->sample.temperature = (float)(o->temperature >= 0 ? o->temperature
+					: r1 ? R1_TEMPERATURE : V3_TEMPERATURE);
+	p->sample.top_p = (float)(o->top_p >= 0 ? o->top_p : DEFAULT_TOP_P);
+	p->sample.min_p = (float)(o->min_p >= 0 ? o->min_p : 0);
+	p->sample.top_k = o->top_k;
+	p->sample.seed = o->seed_set ? o->seed : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	p->max_tokens = o->max_tokens;
+	p->think_off = o->think_off;
+}
+
+int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e)
+{
+	*out = NULL;
+	struct app_chat *c = calloc(1, sizeof *c);
+	if (!c)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	c->opts = o;
+	int rc = app_opts_model_dir(o, NULL, c->model_dir, sizeof c->model_dir, e);
+	if (rc)
+		goto fail;
+	c->is_demo = !o->model[0];
+	const char *base = strrchr(c->model_dir, '/');
+	snprintf(c->model_name, sizeof c->model_name, "%.255s",
+		 c->is_demo ? "ponder-demo" : base && base[1] ? base + 1 : c->model_dir);
+
+	struct eng_opts eo = {.threads = o->threads, .kernels = o->kernels, .load_mtp = false};
+	if ((rc = eng_model_open(c->model_dir, &eo, &c->model, e)))
+		goto fail;
+	if ((rc = eng_session_new(c->model, o->ctx, &c->sess, e)))
+		goto fail;
+	const struct chat_template *t = eng_session_template(c->sess);
+	if (t->warning[0])
+		set_warning(c, "", t->warning);
+	resolve_params(c);
+	if (o->system && !(c->system = strdup(o->system))) {
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+
+	if (!o->no_save) {
+		char path[4096];
+		struct err he = {0};
+		if (app_path_history_db(o->db, 1, path, sizeof path, &he) ||
+		    hist_open(path, NULL, &c->db, &he)) {
+			c->db = NULL;
+			set_warning(c, "history is not saved: ", he.msg);
+			if (o->continue_latest || o->cid) {
+				rc = err_set(e, ERR_DB, "cannot continue a conversation: %s", he.msg);
+				goto fail;
+			}
+		} else if (hist_warning(c->db)) {
+			set_warning(c, "history is not saved: ", hist_warning(c->db));
+		}
+	} else if (o->continue_latest || o->cid) {
+		rc = err_set(e, ERR_USAGE, "--no-save cannot be combined with -c or --cid; they "
+			     "read the history");
+		goto fail;
+	}
+	int64_t cid = o->cid;
+	if (o->continue_latest && (rc = hist_conversation_latest(c->db, &cid, e)))
+		goto fail;
+	if (cid && (rc = app_chat_load(c, cid, e)))
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	app_chat_close(c);
+	return rc;
+}
+
+void app_chat_close(struct app_chat *c)
+{
+	if (!c)
+		return;
+	clear_turns(c);
+	free(c->turns);
+	free(c->system);
+	free(c->reasoning.s);
+	free(c->answer.s);
+	hist_close(c->db);
+	eng_session_free(c->sess);
+	eng_model_close(c->model);
+	free(c);
+}
+
+void app_chat_new_conversation(struct app_chat *c)
+{
+	clear_turns(c);
+	c->cid = 0;
+}
+
+int app_chat_load(struct app_chat *c, int64_t cid, struct err *e)
+{
+	struct hist_conversation conv = {0};
+	struct hist_message *msgs = NULL;
+	size_t n = 0;
+	int rc = hist_conversation_get(c->db, cid, &conv, e);
+	if (!rc && !conv.id)
+		rc = err_set(e, ERR_DB, "conversation %lld cannot be read: the history is not "
+			     "available", (long long)cid);
+	if (rc) {
+		if (rc == ERR_RANGE)
+			e->code = rc = ERR_DB;
+		return rc;
+	}
+	if ((rc = hist_conversation_messages(c->db, cid, &msgs, &n, e)))
+		goto out;
+	clear_turns(c);
+	for (size_t i = 0; i < n; i++) {
+		/* Failed replies never reached the model's context; skip them. */
+		if (msgs[i].role == HIST_ASSISTANT && msgs[i].status == HIST_ERROR)
+			continue;
+		if (push_turn(c, msgs[i].role == HIST_USER ? CHAT_USER : CHAT_ASSISTANT,
+			      msgs[i].content, msgs[i].content_len)) {
+			rc = err_set(e, ERR_NOMEM, "out of memory loading conversation %lld",
+				     (long long)cid);
+			goto out;
+		}
+	}
+	if (!c->opts->system && conv.system_prompt[0]) {
+		free(c->system);
+		c->system = strdup(conv.system_prompt);
+	}
+	c->cid = cid;
+out:
+	hist_messages_free(msgs, n);
+	hist_conversation_clear(&conv);
+	return rc;
+}
+
+struct relay {
+	struct app_chat *c;
+	eng_emit_fn emit;
+	void *ud;
+	bool out_of_memory;
+};
+
+static void save_progress(struct app_chat *c)
+{
+	struct err e = {0};
+	if (hist_message_update(c->db, c->reply_mid, c->reasoning.s, c->reasoning.len,
+				c->answer.s, c->answer.len, NULL, &e))
+		set_warning(c, "history is no longer saved: ", e.msg);
+}
+
+static int relay_emit(void *ud, int channel, const char *utf8, size_t len)
+{
+	struct relay *r = ud;
+	struct app_chat *c = r->c;
+	struct app_text *t = channel == CH_REASONING ? &c->reasoning : &c->answer;
+	if (text_append(t, utf8, len)) {
+		r->out_of_memory = true;
+		return 1;
+	}
+	save_progress(c);
+	if (r->emit && r->emit(r->ud, channel, utf8, len))
+		return 1;
+	return c->stop ? 1 : 0;
+}
+
+static struct hist_stats to_hist_stats(const struct gen_stats *st)
+{
+	struct hist_stats h = HIST_STATS_NONE;
+	h.prompt_tokens = st->prompt_tokens;
+	h.reasoning_tokens = st->reasoning_tokens;
+	h.answer_tokens = st->answer_tokens;
+	h.prefill_tps = st->prefill_tps;
+	h.decode_tps = st->decode_tps;
+	if (st->mtp_drafted > 0)
+		h.mtp_acceptance = (double)st->mtp_accepted / (double)st->mtp_drafted;
+	return h;
+}
+
+int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn emit,
+		  void *ud, struct gen_stats *st, struct err *e)
+{
+	struct err he = {0};
+	c->stop = 0;
+	c->reasoning.len = c->answer.len = 0;
+	if (text_append(&c->reasoning, "", 0) || text_append(&c->answer, "", 0))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if (push_turn(c, CHAT_USER, text, len))
+		return err_set(e, ERR_NOMEM, "out of memory");
+
+	/* The question is stored before anything is generated. */
+	if (c->db && !c->cid &&
+	    hist_conversation_new(c->db, NULL, c->model_name, c->system, &c->cid, &he))
+		set_warning(c, "history is not saved: ", he.msg);
+	int64_t umid = 0;
+	if (hist_message_add_user(c->db, c->cid, text, len, &umid, &he))
+		set_warning(c, "history is not saved: ", he.msg);
+	struct hist_params hp = {c->params.sample.temperature, c->params.sample.top_p,
+				 c->params.sample.min_p, c->params.sample.top_k,
+				 (int32_t)c->params.max_tokens, c->params.sample.seed, 1};
+	c->reply_mid = 0;
+	if (hist_message_begin_assistant(c->db, c->cid, c->model_name, &hp, &c->reply_mid, &he))
+		set_warning(c, "history is not saved: ", he.msg);
+
+	/* The template wants the system prompt first, then the turns. */
+	size_t n = c->n_turns + (c->system ? 1 : 0);
+	struct chat_turn *all = malloc(n * sizeof *all);
+	if (!all)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	size_t k = 0;
+	if (c->system)
+		all[k++] = (struct chat_turn){CHAT_SYSTEM, c->system, strlen(c->system)};
+	memcpy(all + k, c->turns, c->n_turns * sizeof *all);
+
+	struct relay r = {c, emit, ud, false};
+	int rc = eng_chat(c->sess, all, n, &c->params, relay_emit, &r, st, e);
+	free(all);
+	if (!rc && r.out_of_memory)
+		rc = err_set(e, ERR_NOMEM, "out of memory holding the reply");
+
+	enum hist_status status = rc ? HIST_ERROR
+				  : st->finish == FINISH_INTERRUPTED ? HIST_INTERRUPTED
+								     : HIST_COMPLETE;
+	struct hist_stats hs = to_hist_stats(st);
+	if (hist_message_finish(c->db, c->reply_mid, status, rc ? e->msg : NULL, c->reasoning.s,
+				c->reasoning.len, c->answer.s, c->answer.len, &hs, &he))
+		set_warning(c, "history is not saved: ", he.msg);
+
+	if (rc) {
+		/* The failed question stays stored; it leaves the live context so a retry
+		   does not send it twice. */
+		free((char *)c->turns[--c->n_turns].text);
+		return rc;
+	}
+	if (push_turn(c, CHAT_ASSISTANT, c->answer.s, c->answer.len))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+void app_chat_stop(struct app_chat *c)
+{
+	c->stop = 1;
+}
+
+const char *app_chat_take_warning(struct app_chat *c)
+{
+	static __thread char taken[sizeof c->warning];
+	if (!c->warning[0])
+		return NULL;
+	memcpy(taken, c->warning, sizeof taken);
+	c->warning[0] = '\0';
+	return taken;
+}

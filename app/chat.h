@@ -1,0 +1,80 @@
+/*
+ * chat.h — the chat session shared by pipe mode and the TUI: the model, the engine
+ * session (KV cache kept between turns), the conversation's turns, and saving every
+ * turn to the history store as it streams.
+ *
+ * Saving follows history.h: the user's message is stored before generation starts, the
+ * assistant's is created when it starts and updated while it streams (throttled there),
+ * and finished as complete, interrupted or error. When the database cannot be used the
+ * chat goes on without saving and app_chat_take_warning() says why, once.
+ *
+ * Threading: one thread drives a chat at a time (the TUI's worker while generating);
+ * app_chat_stop() may be called from any thread or a signal handler.
+ */
+#ifndef PONDER_APP_CHAT_H
+#define PONDER_APP_CHAT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/options.h"
+#include "engine/session.h"
+#include "history/history.h"
+
+struct app_text {
+	char *s;
+	size_t len, cap;
+};
+
+struct app_chat {
+	const struct app_opts *opts;
+	char model_dir[4096];
+	char model_name[256];      /* shown in the status bar and stored with messages */
+	bool is_demo;              /* the shipped demo model */
+	struct eng_model *model;
+	struct eng_session *sess;
+	struct gen_params params;  /* resolved from opts and the model family's defaults */
+	bool mtp;                  /* MTP speculative decoding wanted (when the model has it) */
+
+	struct hist_db *db;        /* NULL: not saving */
+	int64_t cid;               /* 0: conversation not stored (yet) */
+	char *system;              /* system prompt of this conversation, or NULL */
+	struct chat_turn *turns;   /* user / assistant turns, texts owned */
+	size_t n_turns, cap_turns;
+
+	struct app_text reasoning, answer; /* the reply being generated */
+	int64_t reply_mid;
+	volatile sig_atomic_t stop;
+	char warning[1024];        /* pending message for the user; "" when none */
+};
+
+/* Loads the model (opts->model or the demo), opens the history store unless --no-save
+   and selects the conversation of -c / --cid (ERR_DB when it cannot be loaded). */
+int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e);
+void app_chat_close(struct app_chat *c);
+
+/* Starts a new, empty conversation (stored at its first message). */
+void app_chat_new_conversation(struct app_chat *c);
+
+/* Makes conversation `cid` the current one, its turns loaded from the store. */
+int app_chat_load(struct app_chat *c, int64_t cid, struct err *e);
+
+/*
+ * Sends `text` as the user's turn and streams the reply: emit (may be NULL) receives
+ * each piece with its channel as eng_chat gives it; returning nonzero, or
+ * app_chat_stop(), ends generation and the reply is kept as interrupted. The reply's
+ * full texts stay in c->reasoning / c->answer until the next send.
+ */
+int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn emit,
+		  void *ud, struct gen_stats *st, struct err *e);
+
+/* Asks the running generation to stop at the next token (async-signal-safe). */
+void app_chat_stop(struct app_chat *c);
+
+/* A pending warning for the user (database unusable, unknown chat template, ...), or
+   NULL; each is returned once. */
+const char *app_chat_take_warning(struct app_chat *c);
+
+#endif

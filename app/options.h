@@ -1,0 +1,60 @@
+/*
+ * options.h — the options the chat modes share (pipe mode and the TUI): model,
+ * sampling, conversation, storage and output. Defaults, then the config file
+ * ($XDG_CONFIG_HOME/ponder/config), then the environment (PONDER_MODEL, PONDER_DB),
+ * then the command line: later wins.
+ *
+ * The config file holds `key = value` lines whose keys are the long option names
+ * (temperature = 0.7, model = /models/r1, think = off); '#' starts a comment.
+ */
+#ifndef PONDER_APP_OPTIONS_H
+#define PONDER_APP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kernels/base/err.h"
+
+enum reasoning_out { REASONING_HIDE, REASONING_STDERR, REASONING_INLINE };
+enum output_mode { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_JSONL };
+
+struct app_opts {
+	char model[4096];      /* model directory; "" = the shipped demo model */
+	/* Sampling; negative = the model family's default (R1: temperature 0.6, top_p 0.95). */
+	double temperature, top_p, min_p;
+	int top_k;             /* 0: off */
+	uint64_t seed;
+	bool seed_set;
+	int64_t max_tokens;    /* 0: until the context is full */
+	bool think_off;
+	char *system;          /* system prompt or NULL */
+	bool continue_latest;  /* -c */
+	int64_t cid;           /* --cid, 0 = none */
+	bool no_save;
+	char db[4096];         /* --db; "" = PONDER_DB or the XDG default */
+	int threads;           /* 0: all cores */
+	int64_t ctx;           /* 0: min(model maximum, 8192) */
+	char kernels[32];      /* "" = best for this CPU */
+	char theme[256];       /* TUI theme name or path; "" = default */
+	bool theme_set;
+	/* Pipe mode. */
+	char *prompt;          /* -p / positional words joined by spaces, or NULL */
+	enum reasoning_out reasoning;
+	enum output_mode output;
+	bool batch;            /* each stdin line is its own prompt */
+};
+
+/* Fills defaults, reads the config file and environment, then parses argv (argv[0] is
+   the program). ERR_USAGE names the option or config line that is wrong. */
+int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e);
+void app_opts_release(struct app_opts *o);
+
+/* The model directory to use: o->model, or the shipped demo model's folder. */
+int app_opts_model_dir(const struct app_opts *o, const char *argv0, char *buf, size_t size,
+		       struct err *e);
+
+/* The --help text of the chat modes. */
+void app_opts_usage(FILE *f);
+
+#endif

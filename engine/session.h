@@ -1,0 +1,70 @@
+/*
+ * session.h — a chat with a model: tokenizer, chat template, one sequence whose KV
+ * cache is kept between turns, sampling, and the split of the output into reasoning and
+ * answer. This is the engine contract app/ uses for conversations (eng_chat).
+ *
+ * Each eng_chat call renders the whole conversation, reuses the longest common token
+ * prefix already in the cache (R1 templates drop past reasoning, so reuse stops where
+ * the previous answer began), prefills the rest and streams the reply through emit.
+ */
+#ifndef PONDER_ENG_SESSION_H
+#define PONDER_ENG_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/channels.h"
+#include "engine/chat_template.h"
+#include "engine/engine.h"
+#include "engine/sampler.h"
+
+struct gen_params {
+	struct sample_params sample;
+	int64_t max_tokens; /* <= 0: until the context is full */
+	bool think_off;     /* R1 templates: close the reasoning in the prompt */
+};
+
+enum gen_finish { FINISH_STOP, FINISH_LENGTH, FINISH_INTERRUPTED, FINISH_ERROR };
+
+struct gen_stats {
+	enum gen_finish finish;
+	int64_t prompt_tokens;    /* the rendered prompt */
+	int64_t reused_tokens;    /* of those, found in the cache */
+	int64_t prefill_tokens;   /* of those, computed (prompt - reused) */
+	int64_t reasoning_tokens; /* generated while in the reasoning channel */
+	int64_t answer_tokens;    /* generated in the answer channel */
+	double prefill_ms, decode_ms;
+	double ttft_ms;           /* call start to the first generated token */
+	double think_ms;          /* first token to the end of the reasoning */
+	double prefill_tps, decode_tps;
+	int64_t mtp_drafted, mtp_accepted; /* speculative decoding (0 when off) */
+};
+
+struct eng_session;
+
+/* The model's tokenizer.json and tokenizer_config.json are read from its directory;
+   ctx is the sequence's context (<= 0: min(model maximum, 8192)). */
+int eng_session_new(struct eng_model *m, int64_t ctx, struct eng_session **out,
+		    struct err *e);
+void eng_session_free(struct eng_session *s);
+
+const struct chat_template *eng_session_template(const struct eng_session *s);
+const struct tok *eng_session_tokenizer(const struct eng_session *s);
+size_t eng_session_ctx(const struct eng_session *s);
+
+/* Tokens of the conversation as it would be prompted (for --json usage figures and
+   context checks before generating). */
+int eng_session_count_prompt(struct eng_session *s, const struct chat_turn *turns, size_t n,
+			     const struct gen_params *p, int64_t *count, struct err *e);
+
+/*
+ * Generates the assistant's reply to turns[0..n). Text reaches emit as soon as it is
+ * complete UTF-8, tagged CH_REASONING or CH_ANSWER; emit returning nonzero stops
+ * cleanly (finish = FINISH_INTERRUPTED). Returns ERR_CONTEXT, before generating, when
+ * the prompt plus max_tokens cannot fit; the message names the numbers.
+ */
+int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
+	     const struct gen_params *p, eng_emit_fn emit, void *ud, struct gen_stats *st,
+	     struct err *e);
+
+#endif

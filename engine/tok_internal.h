@@ -1,0 +1,298 @@
+/*
+ * tok_internal.h — the inside of struct tok, shared by the tokenizer's files:
+ *   tok_json.c    a small JSON scanner for the big parts of tokenizer.json
+ *   tok_load.c    tokenizer.json -> struct tok (validation, error messages)
+ *   tok_bpe.c     hash maps and the BPE merge loop
+ *   tok_pretok.c  normalizers, regex splits, pre-tokenizer pipeline
+ *   tok_added.c   added tokens: trie, lstrip / rstrip / single_word
+ *   tokenizer.c   the public API (encode orchestration, decode)
+ *
+ * Invariants of a loaded struct tok (tok_load.c establishes them, everything else relies
+ * on them):
+ *   - every id in [0, n_ids) is either unused (tok_len[id] == TOK_NONE) or names one
+ *     string; no two model-vocab strings share an id and no string appears twice;
+ *   - every merge names two vocab ids and its result is the vocab id of the
+ *     concatenated string, so a pair of ids determines its rank and result;
+ *   - struct tok is read-only after loading: encoding keeps all its scratch in a
+ *     struct tok_run on the caller's stack/heap, so one tok may serve many threads.
+ */
+#ifndef PONDER_ENG_TOK_INTERNAL_H
+#define PONDER_ENG_TOK_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/tokenizer.h"
+
+#define TOK_NONE UINT32_MAX
+#define TOK_MAX_ID (1u << 24)     /* ids beyond this are rejected at load */
+#define TOK_MAX_STEPS 32          /* pre-tokenizer steps after flattening Sequences */
+#define TOK_MAX_NORM 16           /* normalizer steps after flattening */
+#define TOK_MAX_WORD 0x7fffffffu  /* longest single pre-token BPE accepts (bytes) */
+
+/* ---- hash maps (tok_bpe.c) ------------------------------------------------------ */
+
+/* String -> id. The keys are the strings of the ids themselves (tok_off/tok_len, or
+   out_off/out_len for a map built with `out`), so the map stores only ids. Open
+   addressing; a slot is (hash high 32 bits) << 32 | (id + 1), 0 = empty. */
+struct tok_smap {
+	uint64_t *slot;
+	uint64_t mask;
+	size_t n;
+	bool out; /* keys are the decoded bytes (out_*) rather than the vocab strings */
+};
+
+/* (id, id) -> (rank, merged id). Open addressing on a 64-bit key. */
+struct tok_pair {
+	uint64_t key; /* (uint64_t)a << 32 | b; UINT64_MAX = empty */
+	uint32_t rank;
+	int32_t id;
+};
+struct tok_pmap {
+	struct tok_pair *slot;
+	uint64_t mask;
+	size_t n;
+};
+
+uint64_t tok_hash(const void *p, size_t n);
+struct tok;
+int tok_smap_init(struct tok_smap *m, size_t expect, bool out, struct err *e);
+void tok_smap_free(struct tok_smap *m);
+/* The id whose string is s[0..n), or -1. */
+int32_t tok_smap_get(const struct tok_smap *m, const struct tok *t, const char *s, size_t n);
+/* Inserts id under its own string. Returns -1, or the id already holding that string
+   (then nothing changes). The map never grows: size it with `expect`. */
+int32_t tok_smap_put(struct tok_smap *m, const struct tok *t, int32_t id);
+int tok_pmap_init(struct tok_pmap *m, size_t expect, struct err *e);
+void tok_pmap_free(struct tok_pmap *m);
+/* (a, b) -> (rank, id); a later duplicate key overwrites the earlier value, as the
+   Hugging Face library's HashMap collect does. Grows as needed. */
+int tok_pmap_put(struct tok_pmap *m, int32_t a, int32_t b, uint32_t rank, int32_t id,
+		 struct err *e);
+
+static inline const struct tok_pair *tok_pmap_get(const struct tok_pmap *m, int32_t a,
+						  int32_t b)
+{
+	if (!m->n)
+		return NULL;
+	uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
+	uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> 32;
+	for (;; i++) {
+		const struct tok_pair *p = &m->slot[i & m->mask];
+		if (p->key == key)
+			return p;
+		if (p->key == UINT64_MAX)
+			return NULL;
+	}
+}
+
+/* ---- pre-tokenizer and normalizer ---------------------------------------------- */
+
+enum tok_behavior {
+	TOK_REMOVED,
+	TOK_ISOLATED,
+	TOK_MERGED_PREV,
+	TOK_MERGED_NEXT,
+	TOK_CONTIGUOUS,
+};
+
+struct tok_step {
+	pcre2_code *re;    /* NULL: the step does not split */
+	uint8_t behavior;  /* enum tok_behavior */
+	bool invert;
+	bool prefix_space; /* ByteLevel add_prefix_space */
+	char *what;        /* "pre_tokenizer.pretokenizers[2] (Split)" for messages */
+};
+
+enum tok_norm { TOK_NFC, TOK_NFD, TOK_NFKC, TOK_NFKD };
+
+enum tok_decoder { TOK_DEC_NONE, TOK_DEC_BYTELEVEL };
+
+/* ---- added tokens (tok_added.c) ------------------------------------------------ */
+
+struct tok_added {
+	uint32_t off, len;     /* content in the arena */
+	uint32_t moff, mlen;   /* what the trie matches: content, normalized if `normalized` */
+	int32_t id;
+	bool special, lstrip, rstrip, single_word, normalized;
+};
+
+/* Byte trie over added-token contents; edges in a pair map keyed (node, byte). */
+struct tok_trie {
+	struct tok_pmap edge;  /* key (node, byte) -> child node in .id */
+	int32_t *term;         /* node -> index into tok.added, -1 */
+	uint32_t n_nodes;
+	size_t cap_nodes;
+	uint8_t first[32];     /* bitmap of first bytes, to skip quickly */
+	bool empty;
+};
+
+/* ---- the tokenizer ------------------------------------------------------------- */
+
+struct tok {
+	char *label; /* path or label for messages */
+
+	/* Per id. tok_off/tok_len: the string as written in tokenizer.json (model vocab or
+	   added content); out_off/out_len: the bytes it decodes to. */
+	size_t n_ids;
+	uint32_t *tok_off, *tok_len;
+	uint32_t *out_off, *out_len;
+	uint8_t *flags; /* TOK_F_* */
+	char *arena;
+	size_t arena_len, arena_cap;
+
+	/* BPE model */
+	struct tok_smap vocab; /* model vocab string -> id */
+	struct tok_smap bytes_vocab; /* byte-level: decoded bytes -> id (ignore_merges) */
+	struct tok_pmap merges;
+	size_t n_vocab, n_merges;
+	bool byte_level;       /* pre-tokenizer ends in ByteLevel: BPE works on bytes */
+	bool byte_fast;        /* every byte has a single-symbol id, no prefix/suffix */
+	bool byte_fallback, fuse_unk, ignore_merges;
+	int32_t unk_id;        /* -1: none */
+	int32_t byte_id[256];  /* byte-level: id of the one-byte token, -1 if missing */
+	int32_t fallback_id[256]; /* "<0xXX>" ids for byte_fallback, -1 if missing */
+	char *cont_prefix, *eow_suffix; /* NULL when absent */
+
+	/* normalizer */
+	uint8_t norm[TOK_MAX_NORM];
+	size_t n_norm;
+
+	/* pre-tokenizer */
+	struct tok_step steps[TOK_MAX_STEPS];
+	size_t n_steps;
+
+	/* added tokens */
+	struct tok_added *added;
+	size_t n_added;
+	struct tok_trie trie_raw, trie_norm; /* normalized == false / true */
+
+	uint8_t decoder; /* enum tok_decoder */
+};
+
+enum {
+	TOK_F_MODEL = 1,   /* in model.vocab */
+	TOK_F_ADDED = 2,   /* an added token */
+	TOK_F_SPECIAL = 4, /* an added token marked special */
+};
+
+/* ---- per-call scratch ---------------------------------------------------------- */
+
+struct tok_sym {
+	int32_t id; /* -1: merged into its left neighbour */
+	int32_t prev, next;
+	uint32_t rank; /* small path: rank of the pair starting here, UINT32_MAX none */
+};
+
+struct tok_seg {
+	size_t start, end;
+	bool match;
+};
+
+struct tok_level {
+	struct tok_seg *seg;
+	size_t n_seg, cap_seg;
+	char *buf; /* the piece with a prefix space added */
+	size_t cap_buf;
+};
+
+/* Word cache: recent words -> their ids, local to one tok_encode call. */
+struct tok_cache_ent {
+	uint64_t hash;
+	uint32_t key_off, key_len; /* into cache pool */
+	uint32_t ids_off, ids_n;   /* into cache id pool */
+};
+
+struct tok_run {
+	const struct tok *t;
+	struct tok_ids *out;
+	struct err *e;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+	struct tok_sym *sym;
+	size_t cap_sym;
+	uint64_t *heap;
+	size_t cap_heap;
+	char *wbuf; /* generic BPE path: one symbol's lookup string */
+	size_t cap_wbuf;
+	struct tok_level lv[TOK_MAX_STEPS + 1];
+	char *nbuf; /* normalizer output (utf8proc) */
+	bool special; /* parse_special of this call */
+	/* word cache */
+	struct tok_cache_ent *cache;
+	uint32_t cache_mask, cache_n;
+	char *cache_keys;
+	size_t cache_keys_len, cache_keys_cap;
+	int32_t *cache_ids;
+	size_t cache_ids_len, cache_ids_cap;
+	bool cache_on;
+};
+
+/* tokenizer.c: grows *p (cap elements of elem bytes) to hold at least need. */
+int tok_grow(void **p, size_t *cap, size_t need, size_t elem, struct err *e);
+
+/* ---- tok_json.c: a streaming JSON scanner for the large parts of tokenizer.json --- */
+
+struct tj {
+	const char *base, *p, *end;
+	const char *label; /* file name for messages */
+	struct err *e;
+	char *tmp; /* unescaped strings */
+	size_t tmp_cap;
+};
+
+int tj_fail(struct tj *j, const char *what);
+void tj_ws(struct tj *j);
+/* At '"': the string's bytes (valid UTF-8) in *s, pointing into the document or into
+   j->tmp (valid until the next tj_string). */
+int tj_string(struct tj *j, const char **s, size_t *n);
+int tj_int(struct tj *j, int64_t *v);
+/* null / true / false: *v = -1 / 1 / 0. */
+int tj_literal(struct tj *j, int *v);
+int tj_skip(struct tj *j);
+/* Object / array iteration: consume '{' or '[' with tj_open, then call _next with
+   first = true until *done. tj_obj_next reads the key and the ':'. */
+int tj_open(struct tj *j, char c);
+int tj_obj_next(struct tj *j, bool *first, const char **key, size_t *kn, bool *done);
+int tj_arr_next(struct tj *j, bool *first, bool *done);
+
+/* tok_bpe.c: UTF-8 of the byte-level character standing for byte b (1 or 2 bytes). */
+size_t tok_byte_char(uint8_t b, char out[2]);
+/* tok_bpe.c: encodes one pre-token (bytes in byte-level mode, UTF-8 otherwise). */
+int tok_bpe_word(struct tok_run *r, const uint8_t *w, size_t n);
+void tok_run_free_bpe(struct tok_run *r);
+
+/* tok_pretok.c */
+int tok_regex_compile(const char *pattern, size_t len, bool literal, const char *what,
+		      const char *label, pcre2_code **out, struct err *e);
+/* Runs pre-tokenizer steps from `step` on valid UTF-8 s[0..n) and BPE on each piece. */
+int tok_pretok_run(struct tok_run *r, size_t step, const char *s, size_t n);
+/* Normalizes valid UTF-8; *out points into r->nbuf or at s when nothing to do. */
+int tok_normalize(struct tok_run *r, const char *s, size_t n, const char **out, size_t *on);
+/* Same for load time (added-token contents); malloc'd result. */
+int tok_normalize_alloc(const struct tok *t, const char *s, size_t n, char **out, size_t *on,
+			struct err *e);
+int tok_run_init_regex(struct tok_run *r);
+void tok_run_free_pretok(struct tok_run *r);
+
+/* tok_added.c */
+int tok_trie_add(struct tok_trie *tr, const char *s, size_t n, int32_t idx, struct err *e);
+void tok_trie_free(struct tok_trie *tr);
+/* Callback for each piece: id >= 0 an added token, id < 0 plain text s[a..b). */
+typedef int (*tok_piece_fn)(struct tok_run *r, int32_t id, const char *s, size_t n);
+int tok_added_split(struct tok_run *r, const struct tok_trie *tr, const char *s, size_t n,
+		    tok_piece_fn fn);
+
+/* tokenizer.c: UTF-8 helpers */
+/* Length of the valid UTF-8 prefix of s[0..n). */
+size_t tok_utf8_valid(const uint8_t *s, size_t n);
+/* Decodes one character at s (n > 0); returns its length, or 0 when invalid. */
+size_t tok_utf8_dec(const uint8_t *s, size_t n, uint32_t *cp);
+bool tok_is_space(uint32_t cp); /* Unicode White_Space */
+bool tok_is_word(uint32_t cp);  /* Rust regex \w (approximated through utf8proc) */
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * ops_avx2.c — the AVX2 + FMA + F16C table: the shared loops of ops_tmpl.h over 8-float
+ * __m256 vectors. Compiled with -mavx2 -mfma -mf16c (Makefile: *_avx2.c); dispatch.c
+ * only hands it out when __builtin_cpu_supports says the CPU has all three.
+ *
+ * FP8 decode: an e4m3 byte b becomes the f16 bit pattern (b & 0x80) << 8 | (b & 0x7f) << 7
+ * — same exponent field, 8 less in bias — so vcvtph2ps gives b's value / 256 exactly,
+ * subnormals included; F8_RAW = 256 is folded into the block scale. e4m3's NaN bytes
+ * would come out as 1.875 and are patched back to NaN.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/cpu/cpu.h"
+
+typedef __m256 vf;
+#define VL 8
+#define F8_RAW 256.0f
+#define LIN_MR 4
+#define LIN_NR 2
+#define LT_NT 2
+
+static inline vf v_zero(void) { return _mm256_setzero_ps(); }
+static inline vf v_set1(float a) { return _mm256_set1_ps(a); }
+static inline vf v_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void v_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+static inline vf v_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf v_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf v_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf v_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+/* maxps/minps return the second operand when either is NaN */
+static inline vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf v_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf v_round(vf a)
+{
+	return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline vf v_ldexp(vf p, vf n)
+{
+	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
+						       _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+static inline float v_hsum(vf a)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+static inline float v_hmax(vf a)
+{
+	__m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+	s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_max_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+static inline vf v_load_bf16(const uint16_t *p)
+{
+	__m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+static inline vf v_load_f16(const uint16_t *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+static inline vf v_load_f8(const uint8_t *p)
+{
+	__m128i b = _mm_loadl_epi64((const __m128i *)p);
+	/* byte into the high half, arithmetic shift copies the sign into bit 14, mask it off */
+	__m128i h = _mm_slli_epi16(_mm_cvtepu8_epi16(b), 8);
+	h = _mm_and_si128(_mm_srai_epi16(h, 1), _mm_set1_epi16((short)0xbf80));
+	vf f = _mm256_cvtph_ps(h);
+	__m128i nan = _mm_cmpeq_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7fff)),
+				      _mm_set1_epi16(0x3f80));
+	return _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")),
+				_mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan)));
+}
+
+#define OPS_TABLE kern_cpu_avx2_ops
+#define OPS_NAME "avx2"
+#include "kernels/cpu/ops_tmpl.h"

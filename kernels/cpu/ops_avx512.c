@@ -1,0 +1,69 @@
+/*
+ * ops_avx512.c — the AVX-512 (F, BW, VL, DQ) table: the shared loops of ops_tmpl.h over
+ * 16-float __m512 vectors. Compiled with the AVX-512 flags (Makefile: *_avx512.c);
+ * dispatch.c only hands it out when the CPU reports all four extensions.
+ *
+ * FP8 decode as in ops_avx2.c (e4m3 byte -> f16 bits -> vcvtph2ps, values / 256, NaN
+ * bytes patched with a byte compare mask); exp's 2^n uses vscalefps.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/cpu/cpu.h"
+
+typedef __m512 vf;
+#define VL 16
+#define F8_RAW 256.0f
+#define LIN_MR 4
+#define LIN_NR 4
+#define LT_NT 4
+
+static inline vf v_zero(void) { return _mm512_setzero_ps(); }
+static inline vf v_set1(float a) { return _mm512_set1_ps(a); }
+static inline vf v_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void v_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline vf v_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf v_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf v_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf v_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+/* vmaxps/vminps return the second operand when either is NaN */
+static inline vf v_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf v_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+static inline vf v_round(vf a)
+{
+	return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline vf v_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+static inline float v_hsum(vf a)
+{
+	__m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+static inline float v_hmax(vf a) { return _mm512_reduce_max_ps(a); }
+static inline vf v_load_bf16(const uint16_t *p)
+{
+	__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+static inline vf v_load_f16(const uint16_t *p)
+{
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+static inline vf v_load_f8(const uint8_t *p)
+{
+	__m128i b = _mm_loadu_si128((const __m128i *)p);
+	__m256i h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8);
+	h = _mm256_and_si256(_mm256_srai_epi16(h, 1), _mm256_set1_epi16((short)0xbf80));
+	vf f = _mm512_cvtph_ps(h);
+	__mmask16 nan = _mm_cmpeq_epi8_mask(_mm_and_si128(b, _mm_set1_epi8(0x7f)),
+					    _mm_set1_epi8(0x7f));
+	return _mm512_mask_mov_ps(f, nan, _mm512_set1_ps(__builtin_nanf("")));
+}
+
+#define OPS_TABLE kern_cpu_avx512_ops
+#define OPS_NAME "avx512"
+#include "kernels/cpu/ops_tmpl.h"

@@ -1,0 +1,652 @@
+/*
+ * ops_tmpl.h — the fast CPU ops, written once over a small vector vocabulary and
+ * included by ops_scalar.c (portable GCC vectors), ops_avx2.c and ops_avx512.c.
+ *
+ * The including file defines, before #include:
+ *   OPS_TABLE, OPS_NAME      the struct kern_ops symbol and its name
+ *   vf, VL                   a vector of VL floats (VL divides 128)
+ *   v_zero v_set1 v_load v_store v_add v_sub v_mul v_div v_fma(a,b,c)=a*b+c
+ *   v_max(a,b), v_min(a,b)   return b when either is NaN (so NaN in b survives a clamp)
+ *   v_round (to nearest), v_ldexp(p, n) = p * 2^n for integral n in [-126, 127]
+ *   v_hsum v_hmax            horizontal sum / max
+ *   v_load_bf16, v_load_f16  VL values as F32, exactly as kern_bf16/f16_to_f32
+ *   v_load_f8                VL e4m3 bytes as F8_RAW-scaled values: true = raw * F8_RAW,
+ *                            exact, NaN bytes give NaN
+ *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
+ *   LT_NT                    input rows per group in linear_t
+ *
+ * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
+ * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
+ * of 128 or divide it. Tails shorter than a vector use the scalar conversions of kern.c.
+ * No op allocates: per-thread working space is on the stack (at most LIN_MR*LIN_KC floats)
+ * or the caller's mla scratch.
+ */
+#ifndef OPS_TABLE
+#error "define the vector vocabulary before including ops_tmpl.h"
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Columns of one dequantised chunk in the batched linear path (a multiple of 128). */
+#define LIN_KC 2048
+/* Input rows per block in the batched path: bounds the x working set to NBLK*KC floats. */
+#define LIN_NBLK 64
+/* Below this many input rows linear streams weights straight into registers. */
+#define LIN_BATCH_MIN 4
+/* Columns per linear_t chunk: 4 vectors, always inside one 128-column scale block. */
+#define LT_CW (4 * VL)
+/* Multiply-adds below which a job is not worth waking the pool for. */
+#define PAR_MIN_WORK 32768
+
+static inline size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* One stored element as F32, without the FP8 block scale. */
+static ALWAYS_INLINE float w_scalar(const void *row, size_t k, const int dt)
+{
+	switch (dt) {
+	case KD_F32: return ((const float *)row)[k];
+	case KD_BF16: return kern_bf16_to_f32(((const uint16_t *)row)[k]);
+	case KD_F16: return kern_f16_to_f32(((const uint16_t *)row)[k]);
+	default: return kern_f8e4m3_lut[((const uint8_t *)row)[k]];
+	}
+}
+
+/* VL stored elements from column k as F32 (F8: raw, multiply by F8_RAW * block scale). */
+static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
+{
+	switch (dt) {
+	case KD_F32: return v_load((const float *)row + k);
+	case KD_BF16: return v_load_bf16((const uint16_t *)row + k);
+	case KD_F16: return v_load_f16((const uint16_t *)row + k);
+	default: return v_load_f8((const uint8_t *)row + k);
+	}
+}
+
+/* Dot product of VL-multiple and tail parts; two accumulators hide FMA latency. */
+static inline float dot_f32(const float *a, const float *b, size_t n)
+{
+	vf s0 = v_zero(), s1 = v_zero();
+	size_t k = 0;
+	for (; k + 2 * VL <= n; k += 2 * VL) {
+		s0 = v_fma(v_load(a + k), v_load(b + k), s0);
+		s1 = v_fma(v_load(a + k + VL), v_load(b + k + VL), s1);
+	}
+	if (k + VL <= n) {
+		s0 = v_fma(v_load(a + k), v_load(b + k), s0);
+		k += VL;
+	}
+	float s = v_hsum(v_add(s0, s1));
+	for (; k < n; k++)
+		s += a[k] * b[k];
+	return s;
+}
+
+static inline vf v_exp(vf x)
+{
+	/* e^x = 2^n * e^r with r in [-ln2/2, ln2/2]; degree-6 polynomial, ~1 ulp */
+	x = v_max(v_set1(-87.33654f), x);
+	x = v_min(v_set1(88.37626f), x);
+	vf n = v_round(v_mul(x, v_set1(1.44269504088896341f)));
+	vf r = v_sub(x, v_mul(n, v_set1(0.693359375f)));
+	r = v_sub(r, v_mul(n, v_set1(-2.12194440e-4f)));
+	vf p = v_set1(1.9875691500e-4f);
+	p = v_fma(p, r, v_set1(1.3981999507e-3f));
+	p = v_fma(p, r, v_set1(8.3334519073e-3f));
+	p = v_fma(p, r, v_set1(4.1665795894e-2f));
+	p = v_fma(p, r, v_set1(1.6666665459e-1f));
+	p = v_fma(p, r, v_set1(5.0000001201e-1f));
+	p = v_fma(p, v_mul(r, r), v_add(r, v_set1(1.0f)));
+	return v_ldexp(p, n);
+}
+
+/* ---- linear ------------------------------------------------------------------- */
+
+struct lin_ctx {
+	float *y;
+	const float *x;
+	size_t n;
+	const struct kern_mat *w;
+};
+
+/*
+ * Few input rows: weights go from memory straight into registers, 4 rows at a time, and
+ * each 4-row block is reused from cache for every input row. FP8 sums one 128-column
+ * block unscaled, then adds it times the block scale.
+ */
+static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, const int nrw,
+					   const int dt)
+{
+	const struct kern_mat *w = c->w;
+	size_t cols = w->cols, rows = w->rows, cv = cols / VL * VL;
+	size_t blk = dt == KD_F8_E4M3 ? KERN_FP8_BLOCK : (cv ? cv : 1);
+	const void *wr[4];
+#pragma GCC unroll 4
+	for (int j = 0; j < nrw; j++)
+		wr[j] = kern_mat_row_ptr(w, r + j);
+	for (size_t i = 0; i < c->n; i++) {
+		const float *xi = c->x + i * cols;
+		vf acc[4];
+		float tail[4];
+#pragma GCC unroll 4
+		for (int j = 0; j < nrw; j++) {
+			acc[j] = v_zero();
+			tail[j] = 0;
+		}
+		for (size_t kb = 0; kb < cv; kb += blk) {
+			size_t ke = min_sz(kb + blk, cv);
+			vf part[4];
+#pragma GCC unroll 4
+			for (int j = 0; j < nrw; j++)
+				part[j] = v_zero();
+			for (size_t k = kb; k < ke; k += VL) {
+				vf xv = v_load(xi + k);
+#pragma GCC unroll 4
+				for (int j = 0; j < nrw; j++)
+					part[j] = v_fma(w_vec(wr[j], k, dt), xv, part[j]);
+			}
+#pragma GCC unroll 4
+			for (int j = 0; j < nrw; j++) {
+				if (dt == KD_F8_E4M3)
+					acc[j] = v_fma(part[j], v_set1(kern_fp8_scale_at(w, r + j, kb) * F8_RAW),
+						       acc[j]);
+				else
+					acc[j] = v_add(acc[j], part[j]);
+			}
+		}
+		for (size_t k = cv; k < cols; k++)
+#pragma GCC unroll 4
+			for (int j = 0; j < nrw; j++) {
+				float v = w_scalar(wr[j], k, dt);
+				if (dt == KD_F8_E4M3)
+					v *= kern_fp8_scale_at(w, r + j, k);
+				tail[j] += xi[k] * v;
+			}
+#pragma GCC unroll 4
+		for (int j = 0; j < nrw; j++)
+			c->y[i * rows + r + j] = v_hsum(acc[j]) + tail[j];
+	}
+}
+
+static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
+{
+	size_t r = r0;
+	for (; r + 4 <= r1; r += 4)
+		lin_direct_block(c, r, 4, dt);
+	for (; r < r1; r++)
+		lin_direct_block(c, r, 1, dt);
+}
+
+/* cols [k0, k0+kl) of view row r as exact F32 (block scale applied) into dst. */
+static ALWAYS_INLINE void dequant_seg(float *dst, const struct kern_mat *w, size_t r, size_t k0,
+				      size_t kl, const int dt)
+{
+	const void *row = kern_mat_row_ptr(w, r);
+	size_t k = 0, kv = kl / VL * VL;
+	if (dt == KD_F8_E4M3) {
+		while (k < kv) { /* k0 is a multiple of 128: blocks start at vector boundaries */
+			size_t be = min_sz(kv, (k0 + k) / KERN_FP8_BLOCK * KERN_FP8_BLOCK +
+						      KERN_FP8_BLOCK - k0);
+			vf s = v_set1(kern_fp8_scale_at(w, r, k0 + k) * F8_RAW);
+			for (; k < be; k += VL)
+				v_store(dst + k, v_mul(w_vec(row, k0 + k, dt), s));
+		}
+	} else {
+		for (; k < kv; k += VL)
+			v_store(dst + k, w_vec(row, k0 + k, dt));
+	}
+	for (; k < kl; k++) {
+		float v = w_scalar(row, k0 + k, dt);
+		dst[k] = dt == KD_F8_E4M3 ? v * kern_fp8_scale_at(w, r, k0 + k) : v;
+	}
+}
+
+/* out[j][i] = wr[j][0:kl] · xr[i][0:kl] for MR weight rows and NR input rows. */
+static inline void lin_micro(float out[LIN_MR][LIN_NR], const float *const wr[LIN_MR],
+			     const float *const xr[LIN_NR], size_t kl)
+{
+	vf acc[LIN_MR][LIN_NR];
+#pragma GCC unroll 16
+	for (int j = 0; j < LIN_MR; j++)
+#pragma GCC unroll 16
+		for (int i = 0; i < LIN_NR; i++)
+			acc[j][i] = v_zero();
+	size_t kv = kl / VL * VL;
+	for (size_t k = 0; k < kv; k += VL) {
+		vf xv[LIN_NR];
+#pragma GCC unroll 16
+		for (int i = 0; i < LIN_NR; i++)
+			xv[i] = v_load(xr[i] + k);
+#pragma GCC unroll 16
+		for (int j = 0; j < LIN_MR; j++) {
+			vf wv = v_load(wr[j] + k);
+#pragma GCC unroll 16
+			for (int i = 0; i < LIN_NR; i++)
+				acc[j][i] = v_fma(wv, xv[i], acc[j][i]);
+		}
+	}
+	for (int j = 0; j < LIN_MR; j++)
+		for (int i = 0; i < LIN_NR; i++) {
+			float s = v_hsum(acc[j][i]);
+			for (size_t k = kv; k < kl; k++)
+				s += wr[j][k] * xr[i][k];
+			out[j][i] = s;
+		}
+}
+
+/*
+ * Many input rows: dequantise MR weight rows x LIN_KC columns once into a stack buffer
+ * and use them for every input row of the block (prefill is compute-bound, so each weight
+ * is decoded once per LIN_NBLK rows, not once per row). y doubles as the accumulator
+ * across column chunks; only this thread writes these rows of y.
+ */
+static ALWAYS_INLINE void lin_batched(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
+{
+	const struct kern_mat *w = c->w;
+	size_t cols = w->cols, rows = w->rows, n = c->n;
+	float wbuf[LIN_MR][LIN_KC] __attribute__((aligned(64)));
+	for (size_t nb = 0; nb < n; nb += LIN_NBLK) {
+		size_t ne = min_sz(n, nb + LIN_NBLK);
+		for (size_t r = r0; r < r1; r += LIN_MR) {
+			int rb = (int)min_sz(LIN_MR, r1 - r);
+			for (size_t k0 = 0; k0 < cols; k0 += LIN_KC) {
+				size_t kl = min_sz(LIN_KC, cols - k0);
+				const float *wr[LIN_MR];
+				for (int j = 0; j < LIN_MR; j++) {
+					if (j >= rb) { /* repeat the last row; its results are dropped */
+						wr[j] = wr[rb - 1];
+					} else if (dt == KD_F32) {
+						wr[j] = (const float *)kern_mat_row_ptr(w, r + j) + k0;
+					} else {
+						dequant_seg(wbuf[j], w, r + j, k0, kl, dt);
+						wr[j] = wbuf[j];
+					}
+				}
+				for (size_t i = nb; i < ne; i += LIN_NR) {
+					int ib = (int)min_sz(LIN_NR, ne - i);
+					const float *xr[LIN_NR];
+					for (int t = 0; t < LIN_NR; t++)
+						xr[t] = c->x + (i + (size_t)(t < ib ? t : ib - 1)) * cols + k0;
+					float out[LIN_MR][LIN_NR];
+					lin_micro(out, wr, xr, kl);
+					for (int j = 0; j < rb; j++)
+						for (int t = 0; t < ib; t++) {
+							float *yp = c->y + (i + (size_t)t) * rows + r + (size_t)j;
+							*yp = k0 ? *yp + out[j][t] : out[j][t];
+						}
+				}
+			}
+		}
+	}
+}
+
+static ALWAYS_INLINE void lin_rows(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
+{
+	if (c->n < LIN_BATCH_MIN)
+		lin_direct(c, r0, r1, dt);
+	else
+		lin_batched(c, r0, r1, dt);
+}
+
+static void lin_task(void *ctx, size_t b, size_t e, int thread)
+{
+	const struct lin_ctx *c = ctx;
+	switch (c->w->dtype) {
+	case KD_F32: lin_rows(c, b, e, KD_F32); break;
+	case KD_BF16: lin_rows(c, b, e, KD_BF16); break;
+	case KD_F16: lin_rows(c, b, e, KD_F16); break;
+	case KD_F8_E4M3: lin_rows(c, b, e, KD_F8_E4M3); break;
+	}
+}
+
+/* Rows per range so that each range has at least PAR_MIN_WORK multiply-adds. */
+static size_t grain_for(size_t work_per_item)
+{
+	size_t g = work_per_item ? PAR_MIN_WORK / work_per_item : PAR_MIN_WORK;
+	return g ? g : 1;
+}
+
+static void f_linear(struct kern_pool *p, float *y, const float *x, size_t n,
+		     const struct kern_mat *w)
+{
+	if (n == 0 || w->rows == 0)
+		return;
+	struct lin_ctx c = {y, x, n, w};
+	size_t grain = grain_for(w->cols * n);
+	if (grain < LIN_MR)
+		grain = LIN_MR;
+	kern_pool_for(p, w->rows, grain, lin_task, &c);
+}
+
+/* ---- linear_t ----------------------------------------------------------------- */
+
+/* Scale that turns a raw stored element of (r, c) into its value. */
+static ALWAYS_INLINE float raw_scale(const struct kern_mat *w, size_t r, size_t c, const int dt)
+{
+	return dt == KD_F8_E4M3 ? kern_fp8_scale_at(w, r, c) * F8_RAW : 1.0f;
+}
+
+/*
+ * y[i][c : c+nv*VL] for nt input rows from i: accumulators stay in registers over all
+ * w.rows, each weight vector is decoded once per group of input rows. The scale of a
+ * chunk is one number per row (a chunk never leaves its 128-column block), so it is folded
+ * into the broadcast input value.
+ */
+static ALWAYS_INLINE void lt_chunk(float *y, const float *x, const struct kern_mat *w, size_t i,
+				   size_t c, const int nt, const int nv, const int dt)
+{
+	size_t rows = w->rows, cols = w->cols;
+	vf acc[LT_NT][4];
+#pragma GCC unroll 8
+	for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+		for (int v = 0; v < nv; v++)
+			acc[t][v] = v_zero();
+	for (size_t r = 0; r < rows; r++) {
+		const void *row = kern_mat_row_ptr(w, r);
+		float s = raw_scale(w, r, c, dt);
+		vf wv[4];
+#pragma GCC unroll 4
+		for (int v = 0; v < nv; v++)
+			wv[v] = w_vec(row, c + (size_t)v * VL, dt);
+#pragma GCC unroll 8
+		for (int t = 0; t < nt; t++) {
+			vf xb = v_set1(x[(i + (size_t)t) * rows + r] * s);
+#pragma GCC unroll 4
+			for (int v = 0; v < nv; v++)
+				acc[t][v] = v_fma(wv[v], xb, acc[t][v]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+		for (int v = 0; v < nv; v++)
+			v_store(y + (i + (size_t)t) * cols + c + (size_t)v * VL, acc[t][v]);
+}
+
+struct lt_ctx {
+	float *y;
+	const float *x;
+	size_t n;
+	const struct kern_mat *w;
+};
+
+static ALWAYS_INLINE void lt_cols(const struct lt_ctx *lc, size_t c0, size_t c1, const int dt)
+{
+	const struct kern_mat *w = lc->w;
+	size_t n = lc->n, rows = w->rows, cols = w->cols;
+	size_t c = c0;
+	for (; c + LT_CW <= c1; c += LT_CW) {
+		size_t i = 0;
+		for (; i + LT_NT <= n; i += LT_NT)
+			lt_chunk(lc->y, lc->x, w, i, c, LT_NT, 4, dt);
+		for (; i < n; i++)
+			lt_chunk(lc->y, lc->x, w, i, c, 1, 4, dt);
+	}
+	for (; c + VL <= c1; c += VL)
+		for (size_t i = 0; i < n; i++)
+			lt_chunk(lc->y, lc->x, w, i, c, 1, 1, dt);
+	for (; c < c1; c++)
+		for (size_t i = 0; i < n; i++) {
+			float s = 0;
+			for (size_t r = 0; r < rows; r++)
+				s += lc->x[i * rows + r] * w_scalar(kern_mat_row_ptr(w, r), c, dt) *
+				     (dt == KD_F8_E4M3 ? kern_fp8_scale_at(w, r, c) : 1.0f);
+			lc->y[i * cols + c] = s;
+		}
+}
+
+static void lt_task(void *ctx, size_t b, size_t e, int thread)
+{
+	const struct lt_ctx *lc = ctx;
+	size_t c0 = b * LT_CW, c1 = min_sz(lc->w->cols, e * LT_CW);
+	switch (lc->w->dtype) {
+	case KD_F32: lt_cols(lc, c0, c1, KD_F32); break;
+	case KD_BF16: lt_cols(lc, c0, c1, KD_BF16); break;
+	case KD_F16: lt_cols(lc, c0, c1, KD_F16); break;
+	case KD_F8_E4M3: lt_cols(lc, c0, c1, KD_F8_E4M3); break;
+	}
+}
+
+static void f_linear_t(struct kern_pool *p, float *y, const float *x, size_t n,
+		       const struct kern_mat *w)
+{
+	if (n == 0 || w->cols == 0)
+		return;
+	if (w->rows == 0) {
+		memset(y, 0, n * w->cols * sizeof *y);
+		return;
+	}
+	struct lt_ctx lc = {y, x, n, w};
+	size_t chunks = (w->cols + LT_CW - 1) / LT_CW;
+	kern_pool_for(p, chunks, grain_for(LT_CW * w->rows * n), lt_task, &lc);
+}
+
+/* ---- row ---------------------------------------------------------------------- */
+
+static void f_row(float *out, const struct kern_mat *w, size_t row)
+{
+	switch (w->dtype) {
+	case KD_F32: memcpy(out, kern_mat_row_ptr(w, row), w->cols * sizeof *out); break;
+	case KD_BF16: dequant_seg(out, w, row, 0, w->cols, KD_BF16); break;
+	case KD_F16: dequant_seg(out, w, row, 0, w->cols, KD_F16); break;
+	case KD_F8_E4M3: dequant_seg(out, w, row, 0, w->cols, KD_F8_E4M3); break;
+	}
+}
+
+/* ---- elementwise -------------------------------------------------------------- */
+
+static void f_rmsnorm(float *y, const float *x, const float *weight, size_t n, size_t dim,
+		      float eps)
+{
+	size_t dv4 = dim / (4 * VL) * (4 * VL), dv = dim / VL * VL;
+	for (size_t i = 0; i < n; i++) {
+		const float *xi = x + i * dim;
+		float *yi = y + i * dim;
+		/* 4*VL partial sums of positive terms, combined in double */
+		vf s[4] = {v_zero(), v_zero(), v_zero(), v_zero()};
+		size_t k = 0;
+		for (; k < dv4; k += 4 * VL)
+			for (int u = 0; u < 4; u++) {
+				vf v = v_load(xi + k + (size_t)u * VL);
+				s[u] = v_fma(v, v, s[u]);
+			}
+		for (; k < dv; k += VL) {
+			vf v = v_load(xi + k);
+			s[0] = v_fma(v, v, s[0]);
+		}
+		double ss = (double)v_hsum(s[0]) + v_hsum(s[1]) + v_hsum(s[2]) + v_hsum(s[3]);
+		for (; k < dim; k++)
+			ss += (double)xi[k] * xi[k];
+		float inv = (float)(1.0 / sqrt(ss / (double)dim + eps));
+		vf iv = v_set1(inv);
+		for (k = 0; k < dv; k += VL)
+			v_store(yi + k, v_mul(v_mul(v_load(xi + k), iv), v_load(weight + k)));
+		for (; k < dim; k++)
+			yi[k] = xi[k] * inv * weight[k];
+	}
+}
+
+static void f_rope(float *base, size_t n, size_t heads, size_t row_stride, size_t head_stride,
+		   size_t dim, const float *cos, const float *sin)
+{
+	size_t half = dim / 2;
+	for (size_t r = 0; r < n; r++)
+		for (size_t h = 0; h < heads; h++) {
+			float *v = base + r * row_stride + h * head_stride;
+			const float *cr = cos + r * half, *sr = sin + r * half;
+			for (size_t j = 0; j < half; j++) {
+				float x0 = v[2 * j], x1 = v[2 * j + 1];
+				v[2 * j] = x0 * cr[j] - x1 * sr[j];
+				v[2 * j + 1] = x0 * sr[j] + x1 * cr[j];
+			}
+		}
+}
+
+static void f_softmax(float *x, size_t n)
+{
+	if (n == 0)
+		return;
+	size_t nv = n / VL * VL, k;
+	float mx = x[0];
+	if (nv) {
+		vf m = v_load(x);
+		for (k = VL; k < nv; k += VL)
+			m = v_max(m, v_load(x + k));
+		mx = v_hmax(m);
+	}
+	for (k = nv; k < n; k++)
+		if (x[k] > mx)
+			mx = x[k];
+	vf mv = v_set1(mx), sv = v_zero();
+	for (k = 0; k < nv; k += VL) {
+		vf e = v_exp(v_sub(v_load(x + k), mv));
+		v_store(x + k, e);
+		sv = v_add(sv, e);
+	}
+	double sum = v_hsum(sv);
+	for (k = nv; k < n; k++) {
+		x[k] = expf(x[k] - mx);
+		sum += x[k];
+	}
+	float inv = (float)(1.0 / sum);
+	vf iv = v_set1(inv);
+	for (k = 0; k < nv; k += VL)
+		v_store(x + k, v_mul(v_load(x + k), iv));
+	for (k = nv; k < n; k++)
+		x[k] *= inv;
+}
+
+static void f_silu_mul(float *out, const float *gate, const float *up, size_t n)
+{
+	size_t nv = n / VL * VL, k;
+	vf one = v_set1(1.0f), zero = v_zero();
+	for (k = 0; k < nv; k += VL) {
+		vf g = v_load(gate + k);
+		vf sg = v_div(g, v_add(one, v_exp(v_sub(zero, g))));
+		v_store(out + k, v_mul(sg, v_load(up + k)));
+	}
+	for (; k < n; k++) {
+		float g = gate[k];
+		out[k] = g / (1.0f + expf(-g)) * up[k];
+	}
+}
+
+/* ---- attention ---------------------------------------------------------------- */
+
+static void mla_task(void *ctx, size_t b, size_t e, int thread)
+{
+	const struct kern_mla_args *a = ctx;
+	size_t lora = a->lora, rope = a->rope, cw = lora + rope;
+	float *s = a->scratch + (size_t)thread * a->scratch_stride;
+	for (size_t item = b; item < e; item++) {
+		size_t i = item / a->heads;
+		const float *ql = a->q_lat + item * lora, *qp = a->q_pe + item * rope;
+		size_t len = a->pos0 + i + 1;
+		float mx = -INFINITY;
+		for (size_t t = 0; t < len; t++) {
+			const float *kv = a->cache + t * cw;
+			s[t] = a->scale * (dot_f32(ql, kv, lora) + dot_f32(qp, kv + lora, rope));
+			if (s[t] > mx)
+				mx = s[t];
+		}
+		size_t lv = len / VL * VL, t;
+		vf mv = v_set1(mx), sv = v_zero();
+		for (t = 0; t < lv; t += VL) {
+			vf ev = v_exp(v_sub(v_load(s + t), mv));
+			v_store(s + t, ev);
+			sv = v_add(sv, ev);
+		}
+		double sum = v_hsum(sv);
+		for (; t < len; t++) {
+			s[t] = expf(s[t] - mx);
+			sum += s[t];
+		}
+		vf inv = v_set1((float)(1.0 / sum));
+		float *o = a->out + item * lora;
+		size_t k = 0;
+		/* 4 vectors of output at a time held in registers across all positions */
+		for (; k + 4 * VL <= lora; k += 4 * VL) {
+			vf acc0 = v_zero(), acc1 = v_zero(), acc2 = v_zero(), acc3 = v_zero();
+			for (t = 0; t < len; t++) {
+				const float *kv = a->cache + t * cw + k;
+				vf pv = v_set1(s[t]);
+				acc0 = v_fma(pv, v_load(kv), acc0);
+				acc1 = v_fma(pv, v_load(kv + VL), acc1);
+				acc2 = v_fma(pv, v_load(kv + 2 * VL), acc2);
+				acc3 = v_fma(pv, v_load(kv + 3 * VL), acc3);
+			}
+			v_store(o + k, v_mul(acc0, inv));
+			v_store(o + k + VL, v_mul(acc1, inv));
+			v_store(o + k + 2 * VL, v_mul(acc2, inv));
+			v_store(o + k + 3 * VL, v_mul(acc3, inv));
+		}
+		for (; k + VL <= lora; k += VL) {
+			vf acc = v_zero();
+			for (t = 0; t < len; t++)
+				acc = v_fma(v_set1(s[t]), v_load(a->cache + t * cw + k), acc);
+			v_store(o + k, v_mul(acc, inv));
+		}
+		for (; k < lora; k++) {
+			float acc = 0;
+			for (t = 0; t < len; t++)
+				acc += s[t] * a->cache[t * cw + k];
+			o[k] = acc * (float)(1.0 / sum);
+		}
+	}
+}
+
+static void f_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
+{
+	size_t items = a->n * a->heads;
+	if (items == 0)
+		return;
+	/* per item: about len * (2*lora + rope) multiply-adds */
+	size_t len = a->pos0 + a->n;
+	kern_pool_for(p, items, grain_for(len * (2 * a->lora + a->rope)), mla_task, (void *)a);
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+static void f_gather(float *dst, const float *src, const int32_t *rows, size_t m, size_t dim)
+{
+	for (size_t i = 0; i < m; i++)
+		memcpy(dst + i * dim, src + (size_t)rows[i] * dim, dim * sizeof *dst);
+}
+
+static void f_scatter_add(float *dst, const float *src, const int32_t *rows,
+			  const float *weights, size_t m, size_t dim)
+{
+	size_t dv = dim / VL * VL;
+	for (size_t i = 0; i < m; i++) {
+		float *d = dst + (size_t)rows[i] * dim;
+		const float *si = src + i * dim;
+		vf wv = v_set1(weights[i]);
+		size_t k = 0;
+		for (; k < dv; k += VL)
+			v_store(d + k, v_fma(wv, v_load(si + k), v_load(d + k)));
+		for (; k < dim; k++)
+			d[k] += weights[i] * si[k];
+	}
+}
+
+const struct kern_ops OPS_TABLE = {
+	.name = OPS_NAME,
+	.linear = f_linear,
+	.linear_t = f_linear_t,
+	.row = f_row,
+	.rmsnorm = f_rmsnorm,
+	.rope = f_rope,
+	.softmax = f_softmax,
+	.silu_mul = f_silu_mul,
+	.mla_attn = f_mla_attn,
+	.gather = f_gather,
+	.scatter_add = f_scatter_add,
+};
