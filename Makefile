@@ -17,7 +17,9 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
+# -Wno-format-truncation: snprintf into fixed buffers is how messages are cut on purpose.
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -Wno-format-truncation \
             -pthread -I. $(PKG_CFLAGS) -MMD -MP \
             -DPONDER_DATADIR='"$(DATADIR)"'
 ifneq ($(CI),)

@@ -95,18 +95,24 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 		return err_set(e, ERR_NOMEM, "out of memory");
 	c->opts = o;
 	int rc = app_opts_model_dir(o, NULL, c->model_dir, sizeof c->model_dir, e);
-	if (rc)
+	if (rc) {
+		rc = e->code = ERR_MODEL;
 		goto fail;
+	}
 	c->is_demo = !o->model[0];
 	const char *base = strrchr(c->model_dir, '/');
 	snprintf(c->model_name, sizeof c->model_name, "%.255s",
 		 c->is_demo ? "ponder-demo" : base && base[1] ? base + 1 : c->model_dir);
 
 	struct eng_opts eo = {.threads = o->threads, .kernels = o->kernels, .load_mtp = false};
-	if ((rc = eng_model_open(c->model_dir, &eo, &c->model, e)))
+	/* Whatever stops the model from loading is a model error to the user (exit 3),
+	   except a bad option such as --ctx or --kernels. */
+	if ((rc = eng_model_open(c->model_dir, &eo, &c->model, e)) ||
+	    (rc = eng_session_new(c->model, o->ctx, &c->sess, e))) {
+		if (rc != ERR_USAGE)
+			rc = e->code = ERR_MODEL;
 		goto fail;
-	if ((rc = eng_session_new(c->model, o->ctx, &c->sess, e)))
-		goto fail;
+	}
 	const struct chat_template *t = eng_session_template(c->sess);
 	if (t->warning[0])
 		set_warning(c, "", t->warning);

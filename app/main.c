@@ -27,7 +27,8 @@ static int exit_status(int code)
 	case ERR_OK: return EXIT_OK;
 	case ERR_USAGE: return EXIT_USAGE;
 	case ERR_FORMAT:
-	case ERR_UNSUPPORTED: return EXIT_MODEL;
+	case ERR_UNSUPPORTED:
+	case ERR_MODEL: return EXIT_MODEL;
 	case ERR_CONTEXT: return EXIT_CONTEXT;
 	case ERR_DB: return EXIT_DATABASE;
 	case ERR_INTERRUPTED: return EXIT_INTERRUPTED;

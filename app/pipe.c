@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "app/chat.h"
+#include "app/term_safe.h"
 
 #define MAX_STDIN (64u << 20)
 
@@ -44,27 +45,9 @@ struct sink {
 /* Writes text to f, making control characters visible when f is a terminal. */
 static int put_text(struct sink *k, FILE *f, bool tty, const char *s, size_t len)
 {
-	if (!tty) {
-		if (len && fwrite(s, 1, len, f) != len)
-			goto fail;
-	} else {
-		for (size_t i = 0; i < len; i++) {
-			unsigned char b = (unsigned char)s[i];
-			if ((b < 0x20 && b != '\n' && b != '\t') || b == 0x7f) {
-				if (fprintf(f, "^%c", b == 0x7f ? '?' : b + 0x40) < 0)
-					goto fail;
-			} else if (b == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
-				   (unsigned char)s[i + 1] < 0xa0) {
-				if (fprintf(f, "<U+%04X>", (unsigned char)s[++i]) < 0)
-					goto fail;
-			} else if (putc(b, f) == EOF) {
-				goto fail;
-			}
-		}
-	}
-	if (fflush(f) == 0)
+	int rc = tty ? term_write_visible(f, s, len) : (fwrite(s, 1, len, f) == len ? 0 : -1);
+	if (!rc && fflush(f) == 0)
 		return 0;
-fail:
 	if (errno == EPIPE)
 		k->broken_pipe = true;
 	return -1;

@@ -156,6 +156,7 @@ static void test_create_schema(void)
 	sqlite3_open(tpath("header-only.db"), &raw);
 	sqlite3_exec(raw, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
 	sqlite3_close(raw);
+	CHECK(stat(tpath("header-only.db"), &fst) == 0 && fst.st_size > 0, "header written");
 	struct err he = {0};
 	CHECK(hist_open(tpath("header-only.db"), NULL, &db, &he) == 0 && hist_can_save(db),
 	      "header-only file initialised: %s", he.msg);

@@ -112,6 +112,7 @@ static const char euro100[] = /* 100 x U+20AC: a 300-byte token */
 static const char *tiny_multi[] = {
 	"</thi", "nk>", "</", "think", ">", "ng>", "<thi", "Let", " me", " see",
 	"\xF0\x9F", "\x98\x80", "\xF0\x9F\x98", "\x9F\x98\x80", "\n\n",
+	" b", "hmm", "ok", "Use",
 };
 
 static json_t *added(int id, const char *content, bool special)
@@ -415,7 +416,7 @@ static void test_detok_stop(void)
 
 /* ---- channels ---- */
 
-static void push_all(struct chan_splitter *s, struct tok *t, const char **pieces)
+static void push_all(struct chan_splitter *s, struct tok *t, const char *const *pieces)
 {
 	for (; *pieces; pieces++) {
 		int32_t id = strcmp(*pieces, "<think>") == 0	? ID_THINK

@@ -52,6 +52,7 @@ const char *err_code_name(int code)
 	case ERR_CONTEXT: return "context overflow";
 	case ERR_DB: return "database error";
 	case ERR_INTERRUPTED: return "interrupted";
+	case ERR_MODEL: return "model load error";
 	}
 	return "error";
 }

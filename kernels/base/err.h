@@ -22,6 +22,7 @@ enum err_code {
 	ERR_CONTEXT = -7,     /* prompt + requested tokens exceed the context */
 	ERR_DB = -8,          /* database could not be opened or written */
 	ERR_INTERRUPTED = -9, /* stopped by the user */
+	ERR_MODEL = -10,      /* the model (weights, config, tokenizer) could not be loaded */
 };
 
 struct err {

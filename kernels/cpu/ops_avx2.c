@@ -6,7 +6,7 @@
  * FP8 decode: an e4m3 byte b becomes the f16 bit pattern (b & 0x80) << 8 | (b & 0x7f) << 7
  * — same exponent field, 8 less in bias — so vcvtph2ps gives b's value / 256 exactly,
  * subnormals included; F8_RAW = 256 is folded into the block scale. e4m3's NaN bytes
- * would come out as 1.875 and are patched back to NaN.
+ * would come out as 1.875: blocks that hold one (f8_has_nan) use v_load_f8_nan.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -16,6 +16,7 @@
 typedef __m256 vf;
 #define VL 8
 #define F8_RAW 256.0f
+#define F8_NAN_CHECK 1
 #define LIN_MR 4
 #define LIN_NR 2
 #define LT_NT 2
@@ -67,15 +68,30 @@ static inline vf v_load_f16(const uint16_t *p)
 }
 static inline vf v_load_f8(const uint8_t *p)
 {
+	/* sign-extended byte << 7: sign lands in bit 15 and a copy in bit 14, which the mask
+	   clears; exponent and mantissa land in the f16 fields */
+	__m128i h = _mm_slli_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)p)), 7);
+	return _mm256_cvtph_ps(_mm_and_si128(h, _mm_set1_epi16((short)0xbf80)));
+}
+static inline vf v_load_f8_nan(const uint8_t *p)
+{
 	__m128i b = _mm_loadl_epi64((const __m128i *)p);
-	/* byte into the high half, arithmetic shift copies the sign into bit 14, mask it off */
-	__m128i h = _mm_slli_epi16(_mm_cvtepu8_epi16(b), 8);
-	h = _mm_and_si128(_mm_srai_epi16(h, 1), _mm_set1_epi16((short)0xbf80));
-	vf f = _mm256_cvtph_ps(h);
-	__m128i nan = _mm_cmpeq_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7fff)),
-				      _mm_set1_epi16(0x3f80));
-	return _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")),
-				_mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan)));
+	__m128i nan = _mm_cmpeq_epi8(_mm_or_si128(b, _mm_set1_epi8((char)0x80)), _mm_set1_epi8(-1));
+	return _mm256_blendv_ps(v_load_f8(p), _mm256_set1_ps(__builtin_nanf("")),
+				_mm256_castsi256_ps(_mm256_cvtepi8_epi32(nan)));
+}
+static inline int f8_has_nan(const uint8_t *p, size_t n)
+{
+	/* NaN bytes are exactly those that become 0xff with the sign bit set */
+	const __m256i hi = _mm256_set1_epi8((char)0x80);
+	__m256i m = _mm256_setzero_si256();
+	size_t k = 0;
+	for (; k + 32 <= n; k += 32)
+		m = _mm256_max_epu8(m, _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + k)), hi));
+	int any = _mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_set1_epi8(-1))) != 0;
+	for (; k < n; k++)
+		any |= (p[k] & 0x7f) == 0x7f;
+	return any;
 }
 
 #define OPS_TABLE kern_cpu_avx2_ops

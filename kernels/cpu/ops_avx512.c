@@ -3,8 +3,8 @@
  * 16-float __m512 vectors. Compiled with the AVX-512 flags (Makefile: *_avx512.c);
  * dispatch.c only hands it out when the CPU reports all four extensions.
  *
- * FP8 decode as in ops_avx2.c (e4m3 byte -> f16 bits -> vcvtph2ps, values / 256, NaN
- * bytes patched with a byte compare mask); exp's 2^n uses vscalefps.
+ * FP8 decode as in ops_avx2.c (e4m3 byte -> f16 bits -> vcvtph2ps, values / 256; blocks
+ * holding NaN bytes take the patched decoder); exp's 2^n uses vscalefps.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -14,6 +14,7 @@
 typedef __m512 vf;
 #define VL 16
 #define F8_RAW 256.0f
+#define F8_NAN_CHECK 1
 #define LIN_MR 4
 #define LIN_NR 4
 #define LT_NT 4
@@ -55,13 +56,30 @@ static inline vf v_load_f16(const uint16_t *p)
 }
 static inline vf v_load_f8(const uint8_t *p)
 {
+	/* sign-extended byte << 7: sign lands in bit 15 and a copy in bit 14, which the mask
+	   clears; exponent and mantissa land in the f16 fields */
+	__m256i h = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)), 7);
+	return _mm512_cvtph_ps(_mm256_and_si256(h, _mm256_set1_epi16((short)0xbf80)));
+}
+static inline vf v_load_f8_nan(const uint8_t *p)
+{
 	__m128i b = _mm_loadu_si128((const __m128i *)p);
-	__m256i h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8);
-	h = _mm256_and_si256(_mm256_srai_epi16(h, 1), _mm256_set1_epi16((short)0xbf80));
-	vf f = _mm512_cvtph_ps(h);
-	__mmask16 nan = _mm_cmpeq_epi8_mask(_mm_and_si128(b, _mm_set1_epi8(0x7f)),
-					    _mm_set1_epi8(0x7f));
-	return _mm512_mask_mov_ps(f, nan, _mm512_set1_ps(__builtin_nanf("")));
+	__mmask16 nan = _mm_cmpeq_epi8_mask(_mm_or_si128(b, _mm_set1_epi8((char)0x80)),
+					    _mm_set1_epi8(-1));
+	return _mm512_mask_mov_ps(v_load_f8(p), nan, _mm512_set1_ps(__builtin_nanf("")));
+}
+static inline int f8_has_nan(const uint8_t *p, size_t n)
+{
+	/* NaN bytes are exactly those that become 0xff with the sign bit set */
+	const __m512i hi = _mm512_set1_epi8((char)0x80);
+	__m512i m = _mm512_setzero_si512();
+	size_t k = 0;
+	for (; k + 64 <= n; k += 64)
+		m = _mm512_max_epu8(m, _mm512_or_si512(_mm512_loadu_si512(p + k), hi));
+	if (k < n)
+		m = _mm512_max_epu8(m, _mm512_or_si512(_mm512_maskz_loadu_epi8(
+							  (__mmask64)((1ull << (n - k)) - 1), p + k), hi));
+	return _mm512_cmpeq_epi8_mask(m, _mm512_set1_epi8(-1)) != 0;
 }
 
 #define OPS_TABLE kern_cpu_avx512_ops

@@ -11,9 +11,16 @@
  *   v_hsum v_hmax            horizontal sum / max
  *   v_load_bf16, v_load_f16  VL values as F32, exactly as kern_bf16/f16_to_f32
  *   v_load_f8                VL e4m3 bytes as F8_RAW-scaled values: true = raw * F8_RAW,
- *                            exact, NaN bytes give NaN
+ *                            exact for every non-NaN byte
+ *   F8_NAN_CHECK             1 if v_load_f8 gets NaN bytes wrong; then also:
+ *   v_load_f8_nan            as v_load_f8 but NaN bytes give NaN (slower)
+ *   f8_has_nan(p, n)         whether any of n bytes is an e4m3 NaN (0x7f / 0xff)
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
+ *
+ * NaN bytes never occur in real checkpoints, so the SIMD decoders skip them in the hot loop
+ * and a cheap per-block scan (f8_has_nan) switches a block to the patched decoder instead:
+ * results match the reference even then.
  *
  * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
  * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
@@ -43,6 +50,31 @@
 /* Multiply-adds below which a job is not worth waking the pool for. */
 #define PAR_MIN_WORK 32768
 
+/* Pseudo-dtype: FP8 decoded with NaN bytes patched (a block that contains some). */
+#define KD_F8_NAN 100
+
+static ALWAYS_INLINE int is_f8(const int dt)
+{
+	return dt == KD_F8_E4M3 || dt == KD_F8_NAN;
+}
+
+#if F8_NAN_CHECK
+/* Whether any of the nrw rows holds an e4m3 NaN byte in columns [k0, k0 + len). */
+static ALWAYS_INLINE int rows_have_nan(const void *const *wr, int nrw, size_t k0, size_t len)
+{
+	int any = 0;
+	for (int j = 0; j < nrw; j++)
+		any |= f8_has_nan((const uint8_t *)wr[j] + k0, len);
+	return any;
+}
+#else
+#define v_load_f8_nan v_load_f8
+static inline int rows_have_nan(const void *const *wr, int nrw, size_t k0, size_t len)
+{
+	return 0;
+}
+#endif
+
 static inline size_t min_sz(size_t a, size_t b)
 {
 	return a < b ? a : b;
@@ -66,6 +98,7 @@ static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 	case KD_F32: return v_load((const float *)row + k);
 	case KD_BF16: return v_load_bf16((const uint16_t *)row + k);
 	case KD_F16: return v_load_f16((const uint16_t *)row + k);
+	case KD_F8_NAN: return v_load_f8_nan((const uint8_t *)row + k);
 	default: return v_load_f8((const uint8_t *)row + k);
 	}
 }
@@ -121,6 +154,21 @@ struct lin_ctx {
  * each 4-row block is reused from cache for every input row. FP8 sums one 128-column
  * block unscaled, then adds it times the block scale.
  */
+/* part[j] = wr[j][kb:ke] · xi[kb:ke] (raw values), ke - kb a multiple of VL. */
+static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const float *xi, size_t kb,
+				      size_t ke, const int nrw, const int dt)
+{
+#pragma GCC unroll 4
+	for (int j = 0; j < nrw; j++)
+		part[j] = v_zero();
+	for (size_t k = kb; k < ke; k += VL) {
+		vf xv = v_load(xi + k);
+#pragma GCC unroll 4
+		for (int j = 0; j < nrw; j++)
+			part[j] = v_fma(w_vec(wr[j], k, dt), xv, part[j]);
+	}
+}
+
 static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, const int nrw,
 					   const int dt)
 {
@@ -143,15 +191,10 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 		for (size_t kb = 0; kb < cv; kb += blk) {
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
-#pragma GCC unroll 4
-			for (int j = 0; j < nrw; j++)
-				part[j] = v_zero();
-			for (size_t k = kb; k < ke; k += VL) {
-				vf xv = v_load(xi + k);
-#pragma GCC unroll 4
-				for (int j = 0; j < nrw; j++)
-					part[j] = v_fma(w_vec(wr[j], k, dt), xv, part[j]);
-			}
+			if (dt == KD_F8_E4M3 && rows_have_nan(wr, nrw, kb, ke - kb))
+				direct_part(part, wr, xi, kb, ke, nrw, KD_F8_NAN);
+			else
+				direct_part(part, wr, xi, kb, ke, nrw, dt);
 #pragma GCC unroll 4
 			for (int j = 0; j < nrw; j++) {
 				if (dt == KD_F8_E4M3)
@@ -195,8 +238,12 @@ static ALWAYS_INLINE void dequant_seg(float *dst, const struct kern_mat *w, size
 			size_t be = min_sz(kv, (k0 + k) / KERN_FP8_BLOCK * KERN_FP8_BLOCK +
 						      KERN_FP8_BLOCK - k0);
 			vf s = v_set1(kern_fp8_scale_at(w, r, k0 + k) * F8_RAW);
-			for (; k < be; k += VL)
-				v_store(dst + k, v_mul(w_vec(row, k0 + k, dt), s));
+			if (rows_have_nan(&row, 1, k0 + k, be - k))
+				for (; k < be; k += VL)
+					v_store(dst + k, v_mul(w_vec(row, k0 + k, KD_F8_NAN), s));
+			else
+				for (; k < be; k += VL)
+					v_store(dst + k, v_mul(w_vec(row, k0 + k, dt), s));
 		}
 	} else {
 		for (; k < kv; k += VL)
@@ -353,9 +400,14 @@ static ALWAYS_INLINE void lt_chunk(float *y, const float *x, const struct kern_m
 		const void *row = kern_mat_row_ptr(w, r);
 		float s = raw_scale(w, r, c, dt);
 		vf wv[4];
+		if (dt == KD_F8_E4M3 && rows_have_nan(&row, 1, c, (size_t)nv * VL)) {
+			for (int v = 0; v < nv; v++)
+				wv[v] = w_vec(row, c + (size_t)v * VL, KD_F8_NAN);
+		} else {
 #pragma GCC unroll 4
-		for (int v = 0; v < nv; v++)
-			wv[v] = w_vec(row, c + (size_t)v * VL, dt);
+			for (int v = 0; v < nv; v++)
+				wv[v] = w_vec(row, c + (size_t)v * VL, dt);
+		}
 #pragma GCC unroll 8
 		for (int t = 0; t < nt; t++) {
 			vf xb = v_set1(x[(i + (size_t)t) * rows + r] * s);
