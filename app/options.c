@@ -20,7 +20,7 @@ enum opt_id {
 	OPT_HELP = 'h',
 	OPT_TEMPERATURE = 256, OPT_TOP_P, OPT_TOP_K, OPT_MIN_P, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_THINK, OPT_SYSTEM, OPT_CID, OPT_NO_SAVE, OPT_DB, OPT_CTX, OPT_KERNELS, OPT_THEME,
-	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH,
+	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +47,7 @@ static const struct option long_opts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"jsonl", no_argument, NULL, OPT_JSONL},
 	{"batch", no_argument, NULL, OPT_BATCH},
+	{"mtp", required_argument, NULL, OPT_MTP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -170,6 +171,16 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	case OPT_JSON: o->output = OUTPUT_JSON; return 0;
 	case OPT_JSONL: o->output = OUTPUT_JSONL; return 0;
 	case OPT_BATCH: o->batch = true; return 0;
+	case OPT_MTP:
+		/* One MTP module drafts one token per pass (DeepSeek-V3's depth 1). */
+		if (!strcmp(v, "off") || !strcmp(v, "0"))
+			o->mtp = 0;
+		else if (!strcmp(v, "on") || !strcmp(v, "1"))
+			o->mtp = 1;
+		else
+			return err_set(e, ERR_USAGE, "--mtp: '%s' is not off, on or 1 (one module "
+				       "drafts one token)", v);
+		return 0;
 	}
 	return err_set(e, ERR_USAGE, "unknown option");
 }
@@ -239,6 +250,7 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 {
 	memset(o, 0, sizeof *o);
 	o->temperature = o->top_p = o->min_p = -1;
+	o->mtp = 1;
 	int rc = read_config(o, e);
 	if (rc)
 		return rc;
@@ -342,6 +354,7 @@ void app_opts_usage(FILE *f)
 	      "DeepSeek-V2/V3/R1 folder: config.json, safetensors, tokenizer.json).\n"
 	      "\n"
 	      "model:     -m, --model DIR   -t, --threads N   --ctx N   --kernels NAME\n"
+	      "           --mtp on|off (speculative decoding with the model's MTP module)\n"
 	      "sampling:  --temperature T (R1 default 0.6)   --top-p P (0.95)   --top-k K\n"
 	      "           --min-p P   --seed N   --max-tokens N   --think on|off\n"
 	      "chat:      --system TEXT   -c, --continue   --cid ID   --no-save   --db PATH\n"

@@ -36,6 +36,7 @@ struct app_opts {
 	int threads;           /* 0: all cores */
 	int64_t ctx;           /* 0: min(model maximum, 8192) */
 	char kernels[32];      /* "" = best for this CPU */
+	int mtp;               /* speculative decoding with the MTP module: 0 off, 1 on */
 	char theme[256];       /* TUI theme name or path; "" = default */
 	bool theme_set;
 	/* Pipe mode. */

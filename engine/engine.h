@@ -81,4 +81,12 @@ int eng_forward_mtp(struct eng_state *s, const int32_t *ids, size_t n, float *lo
 		    bool all_logits, float *mtp_logits, struct err *e);
 size_t eng_state_mtp_pos(const struct eng_state *s);
 
+/*
+ * Speculative decoding: the MTP module's prediction of the token after `next`, where
+ * `next` is the token chosen for the current position (not yet in the cache). logits
+ * [vocab] receives the draft distribution. The next eng_forward should start with
+ * `next` (then with the draft to verify it); if it does not, the row is recomputed.
+ */
+int eng_mtp_draft(struct eng_state *s, int32_t next, float *logits, struct err *e);
+
 #endif

@@ -32,38 +32,59 @@ void fwd_block(struct eng_state *st, const struct layer_weights *l, float *cache
 		s->x[i] += s->y[i];
 }
 
-/* MTP rows for positions [mtp_pos, pos - 1), in chunks; logits rows when asked. */
-static void mtp_catch_up(struct eng_state *st, float *logits)
+/* MTP rows i0 .. i0+n-1 (n <= FWD_CHUNK): row i takes the hidden state at i and
+   next[i - i0], the token at i+1; logits rows when asked. */
+static void mtp_rows(struct eng_state *st, size_t i0, size_t n, const int32_t *next,
+		     float *logits)
 {
 	struct eng_model *m = st->m;
 	const struct eng_config *c = m->cfg;
 	const struct kern_ops *ops = m->ops;
 	const struct mtp_weights *w = &m->w.mtp[0];
 	struct fwd_scratch *s = &st->s;
-	size_t D = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
+	size_t D = (size_t)c->hidden_size;
 	float eps = (float)c->rms_norm_eps;
-	float *cache = state_layer_cache(st, (size_t)c->num_hidden_layers);
 
+	for (size_t r = 0; r < n; r++) {
+		float *cat = s->cat + r * 2 * D;
+		ops->row(cat, &w->embed, (size_t)next[r]);
+		ops->rmsnorm(cat, cat, w->enorm, 1, D, eps);
+		ops->rmsnorm(cat + D, st->hidden + ((i0 + r) % st->ring) * D, w->hnorm, 1, D, eps);
+	}
+	ops->linear(m->pool, s->x, s->cat, n, &w->eh_proj);
+	fwd_block(st, &w->block, state_layer_cache(st, (size_t)c->num_hidden_layers), n, i0);
+	if (logits) {
+		ops->rmsnorm(s->xn, s->x, w->head_norm, n, D, eps);
+		ops->linear(m->pool, logits, s->xn, n, &w->head);
+	}
+	st->mtp_pos = i0 + n;
+}
+
+/* MTP rows for every position whose next token is in the cache: [mtp_pos, pos - 1). */
+static void mtp_catch_up(struct eng_state *st, float *logits)
+{
+	size_t V = (size_t)st->m->cfg->vocab_size;
 	while (st->mtp_pos + 1 < st->pos) {
 		size_t i0 = st->mtp_pos, n = st->pos - 1 - i0;
 		if (n > FWD_CHUNK)
 			n = FWD_CHUNK;
-		for (size_t r = 0; r < n; r++) {
-			float *cat = s->cat + r * 2 * D;
-			ops->row(cat, &w->embed, (size_t)st->tokens[i0 + r + 1]);
-			ops->rmsnorm(cat, cat, w->enorm, 1, D, eps);
-			ops->rmsnorm(cat + D, st->hidden + ((i0 + r) % st->ring) * D, w->hnorm, 1,
-				     D, eps);
-		}
-		ops->linear(m->pool, s->x, s->cat, n, &w->eh_proj);
-		fwd_block(st, &w->block, cache, n, i0);
-		if (logits) {
-			ops->rmsnorm(s->xn, s->x, w->head_norm, n, D, eps);
-			ops->linear(m->pool, logits, s->xn, n, &w->head);
+		mtp_rows(st, i0, n, st->tokens + i0 + 1, logits);
+		if (logits)
 			logits += n * V;
-		}
-		st->mtp_pos += n;
 	}
+}
+
+int eng_mtp_draft(struct eng_state *st, int32_t next, float *logits, struct err *e)
+{
+	if (!st->mtp || st->pos == 0)
+		return err_set(e, ERR_USAGE, "an MTP draft needs a sequence with MTP and at least "
+			       "one position");
+	if (next < 0 || (int64_t)next >= st->m->cfg->vocab_size)
+		return err_set(e, ERR_RANGE, "token id %d is outside the vocabulary", next);
+	mtp_catch_up(st, NULL);
+	mtp_rows(st, st->pos - 1, 1, &next, logits);
+	st->mtp_next = next;
+	return 0;
 }
 
 int eng_forward(struct eng_state *st, const int32_t *ids, size_t n, float *logits,
@@ -94,6 +115,10 @@ int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *l
 	if (mtp_logits && !st->mtp)
 		return err_set(e, ERR_USAGE, "MTP logits asked of a sequence without MTP "
 			       "(the model has no MTP module or it was not loaded)");
+	/* A draft computed the MTP row of the last position with a token that is not this
+	   call's first: that row is stale. */
+	if (st->mtp && st->mtp_pos == st->pos && st->pos && (!n || ids[0] != st->mtp_next))
+		st->mtp_pos--;
 
 	for (size_t done = 0; done < n;) {
 		size_t k = n - done > FWD_CHUNK ? FWD_CHUNK : n - done, pos0 = st->pos;

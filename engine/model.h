@@ -70,7 +70,9 @@ struct eng_state {
 	float *kv;            /* [layers + mtp layers][ctx][C+R], reserved virtual memory */
 	size_t kv_bytes;
 	bool mtp;             /* MTP module runs alongside the main model */
-	size_t mtp_pos;       /* MTP rows computed: positions [0, mtp_pos) */
+	size_t mtp_pos;       /* MTP rows computed: positions [0, mtp_pos); == pos after a
+				 draft, whose row used mtp_next as the token at pos */
+	int32_t mtp_next;
 	float *hidden;        /* [ring][D] final normed hidden states, by position % ring */
 	size_t ring;
 	struct fwd_scratch s;

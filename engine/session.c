@@ -19,7 +19,8 @@ struct eng_session {
 	struct chat_template tmpl;
 	struct eng_state *st;
 	struct sampler sampler;
-	float *logits;        /* [vocab] */
+	float *logits;        /* [2][vocab]: the next position's, and a verified draft's */
+	bool mtp;             /* speculative decoding with the MTP module */
 	struct tok_ids prompt;
 	int32_t eos[10];
 	int n_eos;
@@ -42,7 +43,7 @@ static void add_eos(struct eng_session *s, int64_t id)
 	s->eos[s->n_eos++] = (int32_t)id;
 }
 
-int eng_session_new(struct eng_model *m, int64_t ctx, struct eng_session **out,
+int eng_session_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_session **out,
 		    struct err *e)
 {
 	const struct eng_config *c = eng_model_config(m);
@@ -64,11 +65,12 @@ int eng_session_new(struct eng_model *m, int64_t ctx, struct eng_session **out,
 	if (ctx <= 0)
 		ctx = c->max_position_embeddings < DEFAULT_CTX ? c->max_position_embeddings
 							      : DEFAULT_CTX;
-	if ((rc = eng_state_new(m, ctx, false, &s->st, e)))
+	s->mtp = mtp && eng_model_has_mtp(m);
+	if ((rc = eng_state_new(m, ctx, s->mtp, &s->st, e)))
 		goto fail;
 	if ((rc = sampler_init(&s->sampler, (size_t)c->vocab_size, e)))
 		goto fail;
-	s->logits = malloc((size_t)c->vocab_size * sizeof *s->logits);
+	s->logits = malloc(2 * (size_t)c->vocab_size * sizeof *s->logits);
 	if (!s->logits) {
 		rc = err_set(e, ERR_NOMEM, "out of memory for logits");
 		goto fail;
@@ -122,6 +124,106 @@ static bool is_eos(const struct eng_session *s, int32_t id)
 	return false;
 }
 
+static size_t argmax(const float *v, size_t n)
+{
+	size_t b = 0;
+	for (size_t i = 1; i < n; i++)
+		if (v[i] > v[b])
+			b = i;
+	return b;
+}
+
+/* One reply's decoding: every generated token passes through take(). */
+struct decode {
+	struct eng_session *s;
+	struct gen_stats *st;
+	struct chan_splitter ch;
+	int64_t produced, limit;
+	bool thinking;
+	double t_first;
+};
+
+/* Accounts for and shows one generated token. Returns true when generation ends here
+   (st->finish says why). */
+static bool take(struct decode *d, int32_t id)
+{
+	struct gen_stats *st = d->st;
+	if (!d->produced)
+		d->t_first = now_ms();
+	d->produced++;
+	if (is_eos(d->s, id)) {
+		st->finish = FINISH_STOP;
+		return true;
+	}
+	int channel = chan_channel(&d->ch);
+	if (chan_push(&d->ch, id)) {
+		st->finish = FINISH_INTERRUPTED;
+		return true;
+	}
+	if (channel == CH_REASONING)
+		st->reasoning_tokens++;
+	else
+		st->answer_tokens++;
+	if (d->thinking && chan_channel(&d->ch) != CH_REASONING) {
+		d->thinking = false;
+		st->think_ms = now_ms() - d->t_first;
+	}
+	if (d->produced >= d->limit) {
+		st->finish = FINISH_LENGTH;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The decode loop. Without MTP: sample, show, feed. With MTP (speculative decoding):
+ * after choosing token t for position p, the MTP module drafts p+1; the main model then
+ * runs [t, draft] in one call. The token for p+1 is sampled from the main model's own
+ * distribution exactly as without MTP, and the draft counts as accepted when that sample
+ * equals it; then the logits of p+1 are already there. So the output is the one plain
+ * decoding gives (same samples from the same distributions); MTP only saves passes.
+ */
+static int decode_loop(struct decode *d, const struct gen_params *p, struct err *e)
+{
+	struct eng_session *s = d->s;
+	size_t V = (size_t)eng_model_config(s->m)->vocab_size, ctx = eng_state_ctx(s->st);
+	int32_t pending = -1; /* a token already sampled for the next position */
+	for (;;) {
+		int32_t id = pending >= 0 ? pending : sampler_pick(&s->sampler, &p->sample, s->logits);
+		pending = -1;
+		if (take(d, id))
+			return 0;
+		size_t pos = eng_state_pos(s->st);
+		if (pos + 1 > ctx) {
+			d->st->finish = FINISH_LENGTH;
+			return 0;
+		}
+		if (!s->mtp || pos + 2 > ctx) {
+			int rc = eng_forward(s->st, &id, 1, s->logits, false, e);
+			if (rc)
+				return rc;
+			continue;
+		}
+		int rc = eng_mtp_draft(s->st, id, s->logits, e);
+		if (rc)
+			return rc;
+		int32_t pair[2] = {id, (int32_t)argmax(s->logits, V)};
+		if ((rc = eng_forward(s->st, pair, 2, s->logits, true, e)))
+			return rc;
+		d->st->mtp_drafted++;
+		int32_t next = sampler_pick(&s->sampler, &p->sample, s->logits);
+		if (next != pair[1]) {
+			eng_state_truncate(s->st, pos + 1);
+			pending = next;
+			continue;
+		}
+		d->st->mtp_accepted++;
+		memmove(s->logits, s->logits + V, V * sizeof *s->logits);
+		if (take(d, next))
+			return 0;
+	}
+}
+
 int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 	     const struct gen_params *p, eng_emit_fn emit, void *ud, struct gen_stats *st,
 	     struct err *e)
@@ -152,60 +254,31 @@ int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 	st->prefill_tokens = np - (int64_t)keep;
 	if ((rc = eng_forward(s->st, s->prompt.v + keep, s->prompt.n - keep, s->logits, false, e)))
 		return rc;
-	double t_prefill = now_ms();
-	st->prefill_ms = t_prefill - t0;
+	st->prefill_ms = now_ms() - t0;
 
 	sampler_seed(&s->sampler, p->sample.seed);
-	struct chan_splitter ch;
-	chan_init(&ch, s->tok, chat_starts_in_reasoning(&s->tmpl, render_flags(p)), emit, ud);
-	bool thinking = chan_channel(&ch) == CH_REASONING;
-	int64_t limit = p->max_tokens > 0 ? p->max_tokens : (int64_t)(ctx - s->prompt.n);
-	int64_t produced = 0;
-	double t_first = 0;
-	st->finish = FINISH_LENGTH;
-	while (produced < limit) {
-		int32_t id = sampler_pick(&s->sampler, &p->sample, s->logits);
-		if (!produced)
-			t_first = now_ms();
-		produced++;
-		if (is_eos(s, id)) {
-			st->finish = FINISH_STOP;
-			break;
-		}
-		int channel = chan_channel(&ch);
-		if (chan_push(&ch, id)) {
-			st->finish = FINISH_INTERRUPTED;
-			break;
-		}
-		if (channel == CH_REASONING)
-			st->reasoning_tokens++;
-		else
-			st->answer_tokens++;
-		if (thinking && chan_channel(&ch) != CH_REASONING) {
-			thinking = false;
-			st->think_ms = now_ms() - t_first;
-		}
-		if (eng_state_pos(s->st) >= ctx) {
-			st->finish = FINISH_LENGTH;
-			break;
-		}
-		/* The token goes into the cache only when another will be generated after it,
-		   so a finished reply leaves the cache ending where its text ends. */
-		if (produced < limit && (rc = eng_forward(s->st, &id, 1, s->logits, false, e))) {
-			st->finish = FINISH_ERROR;
-			break;
-		}
-	}
-	if (st->finish != FINISH_INTERRUPTED && chan_flush(&ch))
+	struct decode d = {.s = s, .st = st};
+	chan_init(&d.ch, s->tok, chat_starts_in_reasoning(&s->tmpl, render_flags(p)), emit, ud);
+	d.thinking = chan_channel(&d.ch) == CH_REASONING;
+	d.limit = p->max_tokens > 0 ? p->max_tokens : (int64_t)(ctx - s->prompt.n);
+	rc = decode_loop(&d, p, e);
+	if (rc)
+		st->finish = FINISH_ERROR;
+	else if (st->finish != FINISH_INTERRUPTED && chan_flush(&d.ch))
 		st->finish = FINISH_INTERRUPTED;
-	if (thinking && t_first > 0)
-		st->think_ms = now_ms() - t_first;
+	if (d.thinking && d.t_first > 0)
+		st->think_ms = now_ms() - d.t_first;
 	double t_end = now_ms();
-	st->ttft_ms = t_first > 0 ? t_first - t0 : 0;
-	st->decode_ms = t_first > 0 ? t_end - t_first : 0;
+	st->ttft_ms = d.t_first > 0 ? d.t_first - t0 : 0;
+	st->decode_ms = d.t_first > 0 ? t_end - d.t_first : 0;
 	st->prefill_tps = st->prefill_ms > 0 ? (double)st->prefill_tokens * 1e3 / st->prefill_ms : 0;
 	int64_t decoded = st->reasoning_tokens + st->answer_tokens;
 	st->decode_tps = st->decode_ms > 0 && decoded > 1 ? (double)(decoded - 1) * 1e3 / st->decode_ms
 							  : 0;
 	return rc;
+}
+
+bool eng_session_mtp(const struct eng_session *s)
+{
+	return s->mtp;
 }

@@ -43,9 +43,11 @@ struct gen_stats {
 struct eng_session;
 
 /* The model's tokenizer.json and tokenizer_config.json are read from its directory;
-   ctx is the sequence's context (<= 0: min(model maximum, 8192)). */
-int eng_session_new(struct eng_model *m, int64_t ctx, struct eng_session **out,
+   ctx is the sequence's context (<= 0: min(model maximum, 8192)). With mtp, and a model
+   opened with its MTP module, replies use speculative decoding (see eng_chat). */
+int eng_session_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_session **out,
 		    struct err *e);
+bool eng_session_mtp(const struct eng_session *s);
 void eng_session_free(struct eng_session *s);
 
 const struct chat_template *eng_session_template(const struct eng_session *s);
@@ -58,7 +60,9 @@ int eng_session_count_prompt(struct eng_session *s, const struct chat_turn *turn
 			     const struct gen_params *p, int64_t *count, struct err *e);
 
 /*
- * Generates the assistant's reply to turns[0..n). Text reaches emit as soon as it is
+ * Generates the assistant's reply to turns[0..n). With MTP the main model verifies one
+ * drafted token per pass; the tokens chosen are the ones plain decoding would choose.
+ * Text reaches emit as soon as it is
  * complete UTF-8, tagged CH_REASONING or CH_ANSWER; emit returning nonzero stops
  * cleanly (finish = FINISH_INTERRUPTED). Returns ERR_CONTEXT, before generating, when
  * the prompt plus max_tokens cannot fit; the message names the numbers.

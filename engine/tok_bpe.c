@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine/tok_internal.h"
 
@@ -57,15 +58,29 @@ static size_t table_size(size_t expect)
 	return cap;
 }
 
+void *tok_table_alloc(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	if (bytes < huge)
+		return malloc(bytes ? bytes : 1);
+	void *p = NULL;
+	size_t n = (bytes + huge - 1) & ~(huge - 1);
+	if (posix_memalign(&p, huge, n))
+		return NULL;
+	(void)madvise(p, n, MADV_HUGEPAGE); /* a hint; fine to fail */
+	return p;
+}
+
 int tok_smap_init(struct tok_smap *m, size_t expect, bool out, struct err *e)
 {
 	memset(m, 0, sizeof *m);
 	if (expect > ((size_t)1 << 28))
 		return err_set(e, ERR_NOMEM, "tokenizer: %zu strings is too many", expect);
 	size_t cap = table_size(expect);
-	m->slot = calloc(cap, sizeof *m->slot);
+	m->slot = tok_table_alloc(cap * sizeof *m->slot);
 	if (!m->slot)
 		return err_set(e, ERR_NOMEM, "tokenizer: out of memory for a %zu-entry map", cap);
+	memset(m->slot, 0, cap * sizeof *m->slot);
 	m->mask = cap - 1;
 	m->out = out;
 	return 0;
@@ -79,56 +94,54 @@ void tok_smap_free(struct tok_smap *m)
 	memset(m, 0, sizeof *m);
 }
 
-static inline const char *key_of(const struct tok *t, bool out, uint32_t id, size_t *n)
+/* Short keys compare in registers; most vocab strings are under 16 bytes. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
 {
-	if (out) {
-		*n = t->out_len[id];
-		return t->arena + t->out_off[id];
+	if (n <= 8) {
+		uint64_t x = 0, y = 0;
+		memcpy(&x, a, n);
+		memcpy(&y, b, n);
+		return x == y;
 	}
-	*n = t->tok_len[id];
-	return t->arena + t->tok_off[id];
+	return !memcmp(a, b, n);
+}
+
+int32_t tok_smap_get_h(const struct tok_smap *m, const struct tok *t, const char *s, size_t n,
+		       uint64_t h)
+{
+	if (!m->slot)
+		return -1;
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint64_t i = h;; i++) {
+		const struct tok_sslot *v = &m->slot[i & m->mask];
+		if (!v->id)
+			return -1;
+		if (v->tag == tag && v->len == n && same_bytes(t->arena + v->off, s, n))
+			return (int32_t)(v->id - 1);
+	}
 }
 
 int32_t tok_smap_get(const struct tok_smap *m, const struct tok *t, const char *s, size_t n)
 {
-	if (!m->slot)
-		return -1;
-	uint64_t h = tok_hash(s, n);
-	uint64_t tag = h >> 32;
-	for (uint64_t i = h;; i++) {
-		uint64_t v = m->slot[i & m->mask];
-		if (!v)
-			return -1;
-		if (v >> 32 == tag) {
-			uint32_t id = (uint32_t)v - 1;
-			size_t kn;
-			const char *k = key_of(t, m->out, id, &kn);
-			if (kn == n && !memcmp(k, s, n))
-				return (int32_t)id;
-		}
-	}
+	return tok_smap_get_h(m, t, s, n, tok_hash(s, n));
 }
 
 int32_t tok_smap_put(struct tok_smap *m, const struct tok *t, int32_t id)
 {
-	size_t n;
-	const char *s = key_of(t, m->out, (uint32_t)id, &n);
-	uint64_t h = tok_hash(s, n);
-	uint64_t tag = h >> 32;
+	uint32_t off = m->out ? t->out_off[id] : t->tok_off[id];
+	uint32_t len = m->out ? t->out_len[id] : t->tok_len[id];
+	const char *s = t->arena + off;
+	uint64_t h = tok_hash(s, len);
+	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint64_t i = h;; i++) {
-		uint64_t *v = &m->slot[i & m->mask];
-		if (!*v) {
-			*v = tag << 32 | ((uint64_t)id + 1);
+		struct tok_sslot *v = &m->slot[i & m->mask];
+		if (!v->id) {
+			*v = (struct tok_sslot){tag, (uint32_t)id + 1, off, len};
 			m->n++;
 			return -1;
 		}
-		if (*v >> 32 == tag) {
-			uint32_t old = (uint32_t)*v - 1;
-			size_t kn;
-			const char *k = key_of(t, m->out, old, &kn);
-			if (kn == n && !memcmp(k, s, n))
-				return (int32_t)old;
-		}
+		if (v->tag == tag && v->len == len && same_bytes(t->arena + v->off, s, len))
+			return (int32_t)(v->id - 1);
 	}
 }
 
@@ -138,11 +151,10 @@ int tok_pmap_init(struct tok_pmap *m, size_t expect, struct err *e)
 	if (expect > ((size_t)1 << 28))
 		return err_set(e, ERR_NOMEM, "tokenizer: %zu pairs is too many", expect);
 	size_t cap = table_size(expect);
-	m->slot = malloc(cap * sizeof *m->slot);
+	m->slot = tok_table_alloc(cap * sizeof *m->slot);
 	if (!m->slot)
 		return err_set(e, ERR_NOMEM, "tokenizer: out of memory for a %zu-entry map", cap);
-	for (size_t i = 0; i < cap; i++)
-		m->slot[i].key = UINT64_MAX;
+	memset(m->slot, 0xFF, cap * sizeof *m->slot);
 	m->mask = cap - 1;
 	return 0;
 }
@@ -157,7 +169,7 @@ void tok_pmap_free(struct tok_pmap *m)
 
 static void pmap_insert(struct tok_pmap *m, uint64_t key, uint32_t rank, int32_t id)
 {
-	for (uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> 32;; i++) {
+	for (uint64_t i = tok_pair_hash(key);; i++) {
 		struct tok_pair *p = &m->slot[i & m->mask];
 		if (p->key == key || p->key == UINT64_MAX) {
 			if (p->key == UINT64_MAX)
@@ -178,12 +190,11 @@ int tok_pmap_put(struct tok_pmap *m, int32_t a, int32_t b, uint32_t rank, int32_
 		if (m->mask + 1 > ((size_t)1 << 30))
 			return err_set(e, ERR_NOMEM, "tokenizer: too many pairs");
 		size_t cap = (m->mask + 1) * 2;
-		big.slot = malloc(cap * sizeof *big.slot);
+		big.slot = tok_table_alloc(cap * sizeof *big.slot);
 		if (!big.slot)
 			return err_set(e, ERR_NOMEM, "tokenizer: out of memory for a %zu-entry map",
 				       cap);
-		for (size_t i = 0; i < cap; i++)
-			big.slot[i].key = UINT64_MAX;
+		memset(big.slot, 0xFF, cap * sizeof *big.slot);
 		big.mask = cap - 1;
 		big.n = 0;
 		for (size_t i = 0; i <= m->mask; i++)

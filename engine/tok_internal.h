@@ -35,14 +35,20 @@
 
 /* ---- hash maps (tok_bpe.c) ------------------------------------------------------ */
 
-/* String -> id. The keys are the strings of the ids themselves (tok_off/tok_len, or
-   out_off/out_len for a map built with `out`), so the map stores only ids. Open
-   addressing; a slot is (hash high 32 bits) << 32 | (id + 1), 0 = empty. */
+/* String -> id. A slot keeps the key's place in the tok arena (the vocab string, or the
+   decoded bytes for a map built with `out`), so a lookup touches the slot and the
+   string only. Open addressing, linear probing; id == 0 marks an empty slot (ids are
+   stored + 1). */
+struct tok_sslot {
+	uint32_t tag; /* high bits of the hash */
+	uint32_t id;  /* id + 1 */
+	uint32_t off, len;
+};
 struct tok_smap {
-	uint64_t *slot;
+	struct tok_sslot *slot;
 	uint64_t mask;
 	size_t n;
-	bool out; /* keys are the decoded bytes (out_*) rather than the vocab strings */
+	bool out;
 };
 
 /* (id, id) -> (rank, merged id). Open addressing on a 64-bit key. */
@@ -58,14 +64,22 @@ struct tok_pmap {
 };
 
 uint64_t tok_hash(const void *p, size_t n);
-struct tok;
 int tok_smap_init(struct tok_smap *m, size_t expect, bool out, struct err *e);
 void tok_smap_free(struct tok_smap *m);
-/* The id whose string is s[0..n), or -1. */
+/* The id whose string is s[0..n), or -1. _h takes the tok_hash of s. */
 int32_t tok_smap_get(const struct tok_smap *m, const struct tok *t, const char *s, size_t n);
+int32_t tok_smap_get_h(const struct tok_smap *m, const struct tok *t, const char *s, size_t n,
+		       uint64_t h);
 /* Inserts id under its own string. Returns -1, or the id already holding that string
    (then nothing changes). The map never grows: size it with `expect`. */
 int32_t tok_smap_put(struct tok_smap *m, const struct tok *t, int32_t id);
+static inline void tok_smap_prefetch(const struct tok_smap *m, uint64_t h)
+{
+	__builtin_prefetch(&m->slot[h & m->mask]);
+}
+/* Large tables: 2 MiB aligned and marked for transparent huge pages (fewer TLB misses
+   on the random probes of loading); free with free(). */
+void *tok_table_alloc(size_t bytes);
 int tok_pmap_init(struct tok_pmap *m, size_t expect, struct err *e);
 void tok_pmap_free(struct tok_pmap *m);
 /* (a, b) -> (rank, id); a later duplicate key overwrites the earlier value, as the
@@ -73,14 +87,20 @@ void tok_pmap_free(struct tok_pmap *m);
 int tok_pmap_put(struct tok_pmap *m, int32_t a, int32_t b, uint32_t rank, int32_t id,
 		 struct err *e);
 
+static inline uint64_t tok_pair_hash(uint64_t key)
+{
+	key ^= key >> 31;
+	key *= 0x9E3779B97F4A7C15ull;
+	return key ^ (key >> 29);
+}
+
 static inline const struct tok_pair *tok_pmap_get(const struct tok_pmap *m, int32_t a,
 						  int32_t b)
 {
 	if (!m->n)
 		return NULL;
 	uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-	uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> 32;
-	for (;; i++) {
+	for (uint64_t i = tok_pair_hash(key);; i++) {
 		const struct tok_pair *p = &m->slot[i & m->mask];
 		if (p->key == key)
 			return p;

@@ -73,6 +73,10 @@ struct loader {
 	bool dropout;
 };
 
+static int parse_model(struct loader *L, struct tj *jp);
+static int parse_vocab(struct loader *L, struct tj *jp);
+static int parse_merges(struct loader *L, struct tj *jp);
+
 /* A quoted, escaped, truncated copy of s for messages. */
 static const char *show(const char *s, size_t n, char *buf, size_t cap)
 {
@@ -214,8 +218,16 @@ static int scan_root(struct loader *L, const char *json, size_t len)
 		size_t kn;
 		if ((rc = tj_obj_next(&j, &first, &k, &kn, &done)) || done)
 			break;
-		struct span *sp = key_is(k, kn, "model")		? &L->model
-				  : key_is(k, kn, "added_tokens")	? &L->added
+		if (key_is(k, kn, "model")) {
+			if (L->model.present) {
+				rc = tj_fail(&j, "a second \"model\" section");
+				break;
+			}
+			L->model.present = true;
+			rc = parse_model(L, &j);
+			continue;
+		}
+		struct span *sp = key_is(k, kn, "added_tokens")	? &L->added
 				  : key_is(k, kn, "normalizer")		? &L->norm
 				  : key_is(k, kn, "pre_tokenizer")	? &L->pretok
 				  : key_is(k, kn, "decoder")		? &L->dec
@@ -266,13 +278,14 @@ static int opt_bool(struct loader *L, struct tj *j, const char *field, bool *out
 	return 0;
 }
 
-static int parse_model(struct loader *L)
+/* The model object, read in place: vocab at once, merges at once when the vocab came
+   first (the library writes it so), otherwise from their span afterwards. */
+static int parse_model(struct loader *L, struct tj *jp)
 {
 	struct tok *t = L->t;
-	struct tj j;
-	tj_init(L, &j, &L->model);
+	struct tj j = *jp;
 	char type[64] = "";
-	bool has_type = false;
+	bool has_type = false, merges_done = false, prefix_late = false;
 	int rc = tj_open(&j, '{');
 	if (rc)
 		rc = err_prefix(L->e, "model");
@@ -289,14 +302,29 @@ static int parse_model(struct loader *L)
 				break;
 			snprintf(type, sizeof type, "%.*s", (int)(n < 60 ? n : 60), s);
 			has_type = true;
+			if (strcmp(type, "BPE"))
+				break; /* reported below, before reading fields it may not have */
 		} else if (key_is(k, kn, "vocab")) {
-			rc = skip_into(&j, &L->vocab);
+			if (L->vocab.present) {
+				rc = tj_fail(&j, "model.vocab appears twice");
+				break;
+			}
+			L->vocab.present = true;
+			rc = parse_vocab(L, &j);
 		} else if (key_is(k, kn, "merges")) {
-			rc = skip_into(&j, &L->merges);
+			const char *start = j.p;
+			if (L->vocab.present) {
+				rc = parse_merges(L, &j);
+				merges_done = true;
+			} else {
+				rc = tj_skip(&j);
+			}
+			L->merges = (struct span){start, (size_t)(j.p - start), true};
 		} else if (key_is(k, kn, "unk_token")) {
 			rc = opt_string(L, &j, "unk_token", &L->unk);
 		} else if (key_is(k, kn, "continuing_subword_prefix")) {
 			rc = opt_string(L, &j, "continuing_subword_prefix", &t->cont_prefix);
+			prefix_late = merges_done;
 		} else if (key_is(k, kn, "end_of_word_suffix")) {
 			rc = opt_string(L, &j, "end_of_word_suffix", &t->eow_suffix);
 		} else if (key_is(k, kn, "fuse_unk")) {
@@ -318,7 +346,7 @@ static int parse_model(struct loader *L)
 			rc = skip_into(&j, &ignored);
 		}
 	}
-	tj_done(L, &j);
+	*jp = j;
 	if (rc)
 		return rc;
 	if (has_type && strcmp(type, "BPE"))
@@ -334,16 +362,26 @@ static int parse_model(struct loader *L)
 			       "%s: model.dropout is set; BPE dropout makes encoding random and "
 			       "ponder does not implement it",
 			       t->label);
-	return 0;
+	if (!merges_done || prefix_late) {
+		/* merges came before the vocab, or the prefix changed their meaning */
+		struct tj m;
+		tj_init(L, &m, &L->merges);
+		m.tmp = j.tmp;
+		m.tmp_cap = j.tmp_cap;
+		tok_pmap_free(&t->merges);
+		rc = parse_merges(L, &m);
+		jp->tmp = m.tmp;
+		jp->tmp_cap = m.tmp_cap;
+	}
+	return rc;
 }
 
 /* ---- vocab and merges ------------------------------------------------------------ */
 
-static int parse_vocab(struct loader *L)
+static int parse_vocab(struct loader *L, struct tj *jp)
 {
 	struct tok *t = L->t;
-	struct tj j;
-	tj_init(L, &j, &L->vocab);
+	struct tj j = *jp;
 	int rc = tj_open(&j, '{');
 	bool first = true, done = false;
 	int64_t max_id = -1;
@@ -371,7 +409,7 @@ static int parse_vocab(struct loader *L)
 			max_id = id;
 		L->nve++;
 	}
-	tj_done(L, &j);
+	*jp = j;
 	if (rc)
 		return rc;
 	if (!L->nve)
@@ -437,11 +475,10 @@ static int merge_one(struct loader *L, size_t idx, uint32_t rank, const char *a,
 	return tok_pmap_put(&t->merges, ia, ib, rank, in, L->e);
 }
 
-static int parse_merges(struct loader *L)
+static int parse_merges(struct loader *L, struct tj *jp)
 {
 	struct tok *t = L->t;
-	struct tj j;
-	tj_init(L, &j, &L->merges);
+	struct tj j = *jp;
 	int rc = tok_pmap_init(&t->merges, t->n_vocab, L->e);
 	if (!rc)
 		rc = tj_open(&j, '[');
@@ -503,7 +540,7 @@ bad_pair:
 			     t->label, idx);
 		break;
 	}
-	tj_done(L, &j);
+	*jp = j;
 	t->n_merges = rank;
 	return rc;
 }
@@ -970,10 +1007,6 @@ int tok_parse(const char *json, size_t len, const char *label, struct tok **out,
 	int rc = t->label ? 0 : err_set(e, ERR_NOMEM, "tokenizer: out of memory");
 	if (!rc)
 		rc = scan_root(&L, json, len);
-	if (!rc)
-		rc = parse_model(&L);
-	if (!rc)
-		rc = parse_vocab(&L);
 	if (!rc && !(rc = load_span(&L, &L.norm, "normalizer", &jnorm)))
 		rc = parse_norm_node(&L, jnorm, "normalizer", 0);
 	if (!rc && !(rc = load_span(&L, &L.pretok, "pre_tokenizer", &jpre)))
@@ -982,8 +1015,6 @@ int tok_parse(const char *json, size_t len, const char *label, struct tok **out,
 		rc = parse_decoder(&L, jdec);
 	if (!rc && !(rc = load_span(&L, &L.added, "added_tokens", &jadd)))
 		rc = parse_added(&L, jadd);
-	if (!rc)
-		rc = parse_merges(&L);
 	if (!rc)
 		rc = build_tables(&L);
 	json_decref(jadd);

@@ -228,7 +228,10 @@ void hist_messages_free(struct hist_message *m, size_t n);
  * being streamed becomes searchable when it finishes, or when a later open finds its
  * process gone). `query` is user text, never FTS5 syntax: see hist_fts_query. Best
  * matches first (bm25), at most `limit`. mark_open / mark_close wrap matched words.
+ * A query matching more than HIST_SEARCH_WINDOW messages is ranked within its newest
+ * HIST_SEARCH_WINDOW matches, which bounds the time (ranking costs per match).
  */
+#define HIST_SEARCH_WINDOW 4000
 int hist_search(struct hist_db *db, const char *query, const char *mark_open,
 		const char *mark_close, size_t limit, struct hist_hit **out, size_t *n,
 		struct err *e);

@@ -412,6 +412,101 @@ static int recover(struct hist_db *db)
 	return rc;
 }
 
+#define RETRY_OPEN 1
+
+/* Opens the connection, recognises the file and, when it may be written, switches it to
+   WAL. Returns 0, a negative err code, or RETRY_OPEN (see hist_open). */
+static int connect(struct hist_db *db, unsigned flags, struct header *h, struct err *e)
+{
+	int oflags = (flags & HIST_OPEN_READONLY) ? SQLITE_OPEN_READONLY
+			: SQLITE_OPEN_READWRITE;
+	int rc = open_conn(db, db->path, oflags, e);
+	if (rc)
+		return rc;
+	/* SQLite falls back to read-only by itself when the file is not writable. */
+	db->readonly = (flags & HIST_OPEN_READONLY) || sqlite3_db_readonly(db->sql, "main") == 1;
+
+	int src = read_header(db->sql, h);
+	if (src != SQLITE_OK && db->readonly &&
+	    ((src & 0xff) == SQLITE_READONLY || (src & 0xff) == SQLITE_CANTOPEN) &&
+	    wal_file_empty(db->path)) {
+		/* A WAL file in a folder we cannot write: without -shm SQLite cannot read it
+		   normally. With no -wal content the main file is the whole truth. */
+		char *uri = immutable_uri(db->path);
+		sqlite3_close_v2(db->sql);
+		db->sql = NULL;
+		rc = uri ? open_conn(db, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, e)
+			 : err_set(e, ERR_NOMEM, "out of memory");
+		free(uri);
+		if (rc)
+			return rc;
+		src = read_header(db->sql, h);
+	}
+	if (src != SQLITE_OK) {
+		rc = refuse(db, src, e);
+		return rc;
+	}
+
+	if (header_empty(h)) {
+		if (db->readonly) {
+			rc = err_set(e, ERR_FORMAT, "the history file %s is empty and read-only",
+				     db->path);
+			return rc;
+		}
+	} else if (h->app_id != HIST_APP_ID) {
+		rc = err_set(e, ERR_FORMAT,
+			     "%s is an SQLite database but not a ponder history file "
+			     "(application_id 0x%08llx); ponder leaves it untouched: use another "
+			     "file with --db PATH or PONDER_DB",
+			     db->path, (unsigned long long)(uint32_t)h->app_id);
+		return rc;
+	} else if (h->version < 1 || h->tables < tables_expected(h->version)) {
+		rc = err_set(e, ERR_FORMAT,
+			     "%s is a ponder history file with a damaged schema (version %lld, "
+			     "%lld of its tables); ponder leaves it untouched: move it away",
+			     db->path, (long long)h->version, (long long)h->tables);
+		return rc;
+	} else if (h->version > HIST_SCHEMA_VERSION) {
+		db->readonly = 1;
+		db->save_off = 1;
+		snprintf(db->warning, sizeof db->warning,
+			 "history is not being saved: %s was written by a newer ponder (schema "
+			 "%lld, this one knows %d); upgrade ponder",
+			 db->path, (long long)h->version, HIST_SCHEMA_VERSION);
+	} else if (h->version < HIST_SCHEMA_VERSION && db->readonly) {
+		rc = err_set(e, ERR_FORMAT,
+			     "%s needs an upgrade (schema %lld to %d) but is read-only; make it "
+			     "writable once so ponder can upgrade it",
+			     db->path, (long long)h->version, HIST_SCHEMA_VERSION);
+		return rc;
+	}
+
+	if (db->readonly) {
+		exec(db, "PRAGMA query_only = 1");
+		if (!db->save_off) {
+			db->save_off = 1;
+			snprintf(db->warning, sizeof db->warning,
+				 "history is not being saved: %s is read-only", db->path);
+		}
+		return 0;
+	}
+
+	/* Ours (or empty): now it may be written. A short wait here: a stale connection
+	   would wait for nothing (the caller retries with a fresh one). */
+	sqlite3_busy_timeout(db->sql, db->busy_ms < 100 ? db->busy_ms : 100);
+	sqlite3_stmt *jm = NULL;
+	int jrc = sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
+	if (jrc == SQLITE_OK)
+		jrc = sqlite3_step(jm);
+	sqlite3_finalize(jm);
+	sqlite3_busy_timeout(db->sql, db->busy_ms);
+	if ((jrc & 0xff) == SQLITE_BUSY || (jrc & 0xff) == SQLITE_LOCKED)
+		return RETRY_OPEN;
+	if (jrc != SQLITE_ROW && jrc != SQLITE_DONE)
+		return refuse(db, jrc, e);
+	return 0;
+}
+
 int hist_open(const char *path, const struct hist_open_opts *o, struct hist_db **out,
 	      struct err *e)
 {
@@ -427,7 +522,6 @@ int hist_open(const char *path, const struct hist_open_opts *o, struct hist_db *
 	db->busy_ms = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms : DEFAULT_BUSY_MS;
 	db->flush_ms = DEFAULT_FLUSH_MS;
 	int rc = 0;
-
 	struct stat st;
 	int exists = stat(path, &st) == 0;
 	if (!exists && errno != ENOENT) {
@@ -457,89 +551,31 @@ int hist_open(const char *path, const struct hist_open_opts *o, struct hist_db *
 		if (fd >= 0)
 			close(fd);
 	}
-	int oflags = (flags & HIST_OPEN_READONLY) ? SQLITE_OPEN_READONLY
-			: SQLITE_OPEN_READWRITE;
-	if ((rc = open_conn(db, path, oflags, e)))
-		goto fail;
-	/* SQLite falls back to read-only by itself when the file is not writable. */
-	db->readonly = (flags & HIST_OPEN_READONLY) || sqlite3_db_readonly(db->sql, "main") == 1;
-
+	/* A connection that read the file while it was still empty (rollback mode) cannot
+	   switch it to WAL once a racing process has done so: that needs an exclusive lock
+	   the others' WAL connections never give up. A fresh connection sees WAL at once. */
 	struct header h;
-	int src = read_header(db->sql, &h);
-	if (src != SQLITE_OK && db->readonly &&
-	    ((src & 0xff) == SQLITE_READONLY || (src & 0xff) == SQLITE_CANTOPEN) &&
-	    wal_file_empty(path)) {
-		/* A WAL file in a folder we cannot write: without -shm SQLite cannot read it
-		   normally. With no -wal content the main file is the whole truth. */
-		char *uri = immutable_uri(path);
+	int64_t deadline = hist_store_now_ms() + db->busy_ms;
+	unsigned jitter = (unsigned)getpid();
+	while ((rc = connect(db, flags, &h, e)) == RETRY_OPEN) {
 		sqlite3_close_v2(db->sql);
 		db->sql = NULL;
-		rc = uri ? open_conn(db, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, e)
-			 : err_set(e, ERR_NOMEM, "out of memory");
-		free(uri);
-		if (rc)
-			goto fail;
-		src = read_header(db->sql, &h);
-	}
-	if (src != SQLITE_OK) {
-		rc = refuse(db, src, e);
-		goto fail;
-	}
-
-	if (header_empty(&h)) {
-		if (db->readonly) {
-			rc = err_set(e, ERR_FORMAT, "the history file %s is empty and read-only",
-				     path);
+		if (hist_store_now_ms() > deadline) {
+			rc = err_set(e, ERR_DB,
+				     "could not open the history file %s: it stayed locked by other "
+				     "ponder processes for %d ms",
+				     path, db->busy_ms);
 			goto fail;
 		}
-	} else if (h.app_id != HIST_APP_ID) {
-		rc = err_set(e, ERR_FORMAT,
-			     "%s is an SQLite database but not a ponder history file "
-			     "(application_id 0x%08llx); ponder leaves it untouched: use another "
-			     "file with --db PATH or PONDER_DB",
-			     path, (unsigned long long)(uint32_t)h.app_id);
-		goto fail;
-	} else if (h.version < 1 || h.tables < tables_expected(h.version)) {
-		rc = err_set(e, ERR_FORMAT,
-			     "%s is a ponder history file with a damaged schema (version %lld, "
-			     "%lld of its tables); ponder leaves it untouched: move it away",
-			     path, (long long)h.version, (long long)h.tables);
-		goto fail;
-	} else if (h.version > HIST_SCHEMA_VERSION) {
-		db->readonly = 1;
-		db->save_off = 1;
-		snprintf(db->warning, sizeof db->warning,
-			 "history is not being saved: %s was written by a newer ponder (schema "
-			 "%lld, this one knows %d); upgrade ponder",
-			 path, (long long)h.version, HIST_SCHEMA_VERSION);
-	} else if (h.version < HIST_SCHEMA_VERSION && db->readonly) {
-		rc = err_set(e, ERR_FORMAT,
-			     "%s needs an upgrade (schema %lld to %d) but is read-only; make it "
-			     "writable once so ponder can upgrade it",
-			     path, (long long)h.version, HIST_SCHEMA_VERSION);
-		goto fail;
+		jitter = jitter * 1103515245 + 12345;
+		struct timespec ts = {0, (long)(5 + (jitter >> 16) % 20) * 1000000L};
+		nanosleep(&ts, NULL);
 	}
-
+	if (rc)
+		goto fail;
 	if (db->readonly) {
-		exec(db, "PRAGMA query_only = 1");
-		if (!db->save_off) {
-			db->save_off = 1;
-			snprintf(db->warning, sizeof db->warning,
-				 "history is not being saved: %s is read-only", path);
-		}
 		*out = db;
 		return 0;
-	}
-
-	/* Ours (or empty): now it may be written. */
-	sqlite3_stmt *jm = NULL;
-	int jrc = sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
-	if (jrc == SQLITE_OK)
-		jrc = sqlite3_step(jm);
-	sqlite3_finalize(jm);
-	if (jrc != SQLITE_ROW && jrc != SQLITE_DONE) {
-		rc = hist_store_fail(db, jrc, "switching to WAL mode", e);
-		goto fail;
 	}
 	exec(db, "PRAGMA synchronous = NORMAL");
 	exec(db, "PRAGMA foreign_keys = ON");

@@ -26,7 +26,7 @@ struct hist_db {
 	int flush_ms;
 	int batch;
 	int64_t stream_mid;     /* message whose last write time is stream_last_ms */
-	int64_t stream_last_ms;
+	int64_t stream_last_ms; /* CLOCK_MONOTONIC ms */
 	int64_t active_mid;     /* begun, not finished: hist_close marks it interrupted */
 	sqlite3_stmt *st_update; /* the streamed update, prepared once */
 };

@@ -15,7 +15,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The throttle's clock: monotonic, so a wall-clock step back cannot stall saving. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int saving(const struct hist_db *db)
 {
@@ -353,7 +362,7 @@ int hist_message_begin_assistant(struct hist_db *db, int64_t cid, const char *mo
 		return rc;
 	db->active_mid = id;
 	db->stream_mid = id;
-	db->stream_last_ms = now;
+	db->stream_last_ms = mono_ms();
 	if (mid)
 		*mid = id;
 	return 0;
@@ -434,12 +443,13 @@ int hist_message_update(struct hist_db *db, int64_t mid, const char *reasoning, 
 {
 	if (!saving(db) || mid == 0)
 		return 0;
-	int64_t now = hist_store_now_ms();
-	if (mid == db->stream_mid && now - db->stream_last_ms < db->flush_ms)
+	int64_t t = mono_ms();
+	if (mid == db->stream_mid && t - db->stream_last_ms < db->flush_ms)
 		return 0;
-	int rc = write_message(db, mid, -1, NULL, reasoning, rlen, answer, alen, st, now, e);
+	int rc = write_message(db, mid, -1, NULL, reasoning, rlen, answer, alen, st,
+			       hist_store_now_ms(), e);
 	db->stream_mid = mid;
-	db->stream_last_ms = now;
+	db->stream_last_ms = t;
 	return rc;
 }
 

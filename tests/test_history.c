@@ -512,6 +512,49 @@ static void test_search(void)
 	hist_close(db);
 }
 
+/* A word in more than HIST_SEARCH_WINDOW messages is ranked within its newest matches. */
+static void test_search_window(void)
+{
+	struct hist_db *db = open_new("window.db");
+	if (!db)
+		return;
+	struct err e = {0};
+	int64_t cid, mid, first = 0, dense = 0;
+	hist_conversation_new(db, NULL, "m", NULL, &cid, &e);
+	hist_batch_begin(db, &e);
+	char dense_old[600] = "";
+	for (int i = 0; i < 60; i++)
+		strcat(dense_old, "needle ");
+	strcat(dense_old, "unicorn");
+	int total = HIST_SEARCH_WINDOW + 100;
+	for (int i = 0; i < total; i++) {
+		const char *t = i == 0		   ? dense_old
+				: i == total - 50 ? "needle needle needle filler words here"
+						   : "needle and a lot of filler words around it";
+		hist_message_add_user(db, cid, t, strlen(t), &mid, &e);
+		if (i == 0)
+			first = mid;
+		if (i == total - 50)
+			dense = mid;
+	}
+	CHECK(hist_batch_end(db, &e) == 0, "batch: %s", e.msg);
+	struct hist_hit *h;
+	size_t n;
+	CHECK(hist_search(db, "needle", "[", "]", 5, &h, &n, &e) == 0 && n == 5, "search: %s",
+	      e.msg);
+	if (n == 5) {
+		CHECK(h[0].message_id == dense, "best of the newest matches first");
+		for (size_t i = 0; i < n; i++)
+			CHECK(h[i].message_id != first, "the oldest match is outside the window");
+	}
+	hist_hits_free(h, n);
+	CHECK(hist_search(db, "unicorn", "[", "]", 5, &h, &n, &e) == 0 && n == 1 &&
+		      h[0].message_id == first,
+	      "a rare word is found however old");
+	hist_hits_free(h, n);
+	hist_close(db);
+}
+
 static void test_null_db(void)
 {
 	struct err e = {0};
@@ -1192,6 +1235,7 @@ int main(void)
 	RUN(test_close_marks_interrupted);
 	RUN(test_list_latest);
 	RUN(test_search);
+	RUN(test_search_window);
 	RUN(test_null_db);
 	RUN(test_not_sqlite);
 	RUN(test_foreign_sqlite);

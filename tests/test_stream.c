@@ -40,14 +40,8 @@ static const char tiny_pipeline[] =
 
 	;
 
-enum {
-	ID_BOS = 1000,
-	ID_EOS,
-	ID_USER,
-	ID_ASSISTANT,
-	ID_THINK,
-	ID_THINK_END,
-};
+/* Added-token ids; they follow the vocabulary, as Hugging Face numbers them. */
+static int32_t ID_BOS, ID_EOS, ID_USER, ID_THINK, ID_THINK_END;
 
 /* GPT-2's byte-to-character table, as UTF-8 of the code point. */
 static size_t byte_char(unsigned b, char *out)
@@ -134,11 +128,16 @@ static struct tok *tiny_tok(bool with_think)
 	for (size_t i = 0; i < sizeof tiny_multi / sizeof *tiny_multi; i++)
 		tiny_add(&b, tiny_multi[i], strlen(tiny_multi[i]));
 	tiny_add(&b, euro100, strlen(euro100));
+	ID_BOS = b.next;
+	ID_EOS = ID_BOS + 1;
+	ID_USER = ID_BOS + 2;
+	ID_THINK = ID_BOS + 4;
+	ID_THINK_END = ID_BOS + 5;
 	json_t *add = json_array();
 	json_array_append_new(add, added(ID_BOS, "<｜begin▁of▁sentence｜>", true));
 	json_array_append_new(add, added(ID_EOS, "<｜end▁of▁sentence｜>", true));
 	json_array_append_new(add, added(ID_USER, "<｜User｜>", false));
-	json_array_append_new(add, added(ID_ASSISTANT, "<｜Assistant｜>", false));
+	json_array_append_new(add, added(ID_USER + 1, "<｜Assistant｜>", false));
 	if (with_think) {
 		json_array_append_new(add, added(ID_THINK, "<think>", false));
 		json_array_append_new(add, added(ID_THINK_END, "</think>", false));
@@ -168,7 +167,7 @@ static struct tok *tiny_tok(bool with_think)
 static int32_t tid(const struct tok *t, const char *s)
 {
 	size_t n = strlen(s);
-	for (size_t id = 0; id < tok_vocab_size(t) && id < ID_BOS; id++) {
+	for (size_t id = 0; id < tok_vocab_size(t) && id < (size_t)ID_BOS; id++) {
 		size_t len;
 		const char *b = tok_token_bytes(t, (int32_t)id, &len);
 		if (b && len == n && memcmp(b, s, n) == 0)

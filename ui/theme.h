@@ -91,6 +91,8 @@ enum ui_builtin_theme { UI_THEME_DEFAULT_DARK, UI_THEME_MONOCHROME };
 
 /* Fills t with a compiled-in theme; cannot fail. */
 void ui_theme_builtin(enum ui_builtin_theme which, struct ui_theme *t);
+/* The text of a compiled-in theme (themes/default-dark.theme holds the same). */
+const char *ui_theme_builtin_text(enum ui_builtin_theme which);
 
 /* Parses theme text; `source` names it in messages ("themes/light.theme"). On error
    returns ERR_FORMAT with "SOURCE line N: what is wrong" and leaves t unspecified. */

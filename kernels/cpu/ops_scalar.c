@@ -20,7 +20,7 @@ typedef int32_t vi __attribute__((vector_size(32)));
 typedef uint16_t vh __attribute__((vector_size(16)));
 #define VL 8
 #define F8_RAW 1.0f
-#define F8_NAN_CHECK 0 /* the table lookup is exact, NaN included */
+#define F8_CHECK 0 /* the table lookup is exact, NaN included */
 #define LIN_MR 2
 #define LIN_NR 2
 #define LT_NT 2

@@ -10,17 +10,18 @@
  *   v_round (to nearest), v_ldexp(p, n) = p * 2^n for integral n in [-126, 127]
  *   v_hsum v_hmax            horizontal sum / max
  *   v_load_bf16, v_load_f16  VL values as F32, exactly as kern_bf16/f16_to_f32
- *   v_load_f8                VL e4m3 bytes as F8_RAW-scaled values: true = raw * F8_RAW,
- *                            exact for every non-NaN byte
- *   F8_NAN_CHECK             1 if v_load_f8 gets NaN bytes wrong; then also:
- *   v_load_f8_nan            as v_load_f8 but NaN bytes give NaN (slower)
+ *   v_load_f8                VL e4m3 bytes as raw values: true = raw * F8_RAW, exact for
+ *                            every non-NaN byte
+ *   F8_CHECK                 1 if v_load_f8 gets NaN bytes wrong; then also:
+ *   v_load_f8_exact          VL e4m3 bytes as their true values, NaN included (slower)
  *   f8_has_nan(p, n)         whether any of n bytes is an e4m3 NaN (0x7f / 0xff)
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
  *
- * NaN bytes never occur in real checkpoints, so the SIMD decoders skip them in the hot loop
- * and a cheap per-block scan (f8_has_nan) switches a block to the patched decoder instead:
- * results match the reference even then.
+ * NaN bytes never occur in real checkpoints, so the SIMD decoders ignore them in the hot
+ * loop; a cheap per-block scan (f8_has_nan) switches a block to the exact decoder instead,
+ * as does a block scale so large that scale * F8_RAW would overflow. Results match the
+ * reference even then.
  *
  * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
  * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
@@ -50,26 +51,30 @@
 /* Multiply-adds below which a job is not worth waking the pool for. */
 #define PAR_MIN_WORK 32768
 
-/* Pseudo-dtype: FP8 decoded with NaN bytes patched (a block that contains some). */
-#define KD_F8_NAN 100
+/* Pseudo-dtype: FP8 through v_load_f8_exact (a block with NaN bytes or a huge scale). */
+#define KD_F8_SLOW 100
 
-static ALWAYS_INLINE int is_f8(const int dt)
-{
-	return dt == KD_F8_E4M3 || dt == KD_F8_NAN;
-}
+/* What one decoded value of dt must be multiplied by, besides the block scale. */
+#define RAW_FACTOR(dt) ((dt) == KD_F8_E4M3 ? F8_RAW : 1.0f)
 
-#if F8_NAN_CHECK
-/* Whether any of the nrw rows holds an e4m3 NaN byte in columns [k0, k0 + len). */
-static ALWAYS_INLINE int rows_have_nan(const void *const *wr, int nrw, size_t k0, size_t len)
+#if F8_CHECK
+/*
+ * Whether the block [k0, k0 + len) of view rows r .. r+nrw-1 (data rows wr) needs the
+ * exact decoder: a NaN byte, or a scale for which scale * F8_RAW is not a finite float.
+ */
+static ALWAYS_INLINE int f8_needs_slow(const struct kern_mat *w, size_t r, const void *const *wr,
+				       int nrw, size_t k0, size_t len)
 {
-	int any = 0;
+	int slow = 0;
 	for (int j = 0; j < nrw; j++)
-		any |= f8_has_nan((const uint8_t *)wr[j] + k0, len);
-	return any;
+		slow |= !(fabsf(kern_fp8_scale_at(w, r + (size_t)j, k0)) * F8_RAW <= 0x1.fffffep127f) ||
+			f8_has_nan((const uint8_t *)wr[j] + k0, len);
+	return slow;
 }
 #else
-#define v_load_f8_nan v_load_f8
-static inline int rows_have_nan(const void *const *wr, int nrw, size_t k0, size_t len)
+#define v_load_f8_exact v_load_f8
+static inline int f8_needs_slow(const struct kern_mat *w, size_t r, const void *const *wr,
+				int nrw, size_t k0, size_t len)
 {
 	return 0;
 }
@@ -91,14 +96,14 @@ static ALWAYS_INLINE float w_scalar(const void *row, size_t k, const int dt)
 	}
 }
 
-/* VL stored elements from column k as F32 (F8: raw, multiply by F8_RAW * block scale). */
+/* VL stored elements from column k as F32 (F8: multiply by RAW_FACTOR(dt) * block scale). */
 static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 {
 	switch (dt) {
 	case KD_F32: return v_load((const float *)row + k);
 	case KD_BF16: return v_load_bf16((const uint16_t *)row + k);
 	case KD_F16: return v_load_f16((const uint16_t *)row + k);
-	case KD_F8_NAN: return v_load_f8_nan((const uint8_t *)row + k);
+	case KD_F8_SLOW: return v_load_f8_exact((const uint8_t *)row + k);
 	default: return v_load_f8((const uint8_t *)row + k);
 	}
 }
@@ -191,14 +196,17 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 		for (size_t kb = 0; kb < cv; kb += blk) {
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
-			if (dt == KD_F8_E4M3 && rows_have_nan(wr, nrw, kb, ke - kb))
-				direct_part(part, wr, xi, kb, ke, nrw, KD_F8_NAN);
-			else
+			float raw = RAW_FACTOR(dt);
+			if (dt == KD_F8_E4M3 && f8_needs_slow(w, r, wr, nrw, kb, ke - kb)) {
+				direct_part(part, wr, xi, kb, ke, nrw, KD_F8_SLOW);
+				raw = RAW_FACTOR(KD_F8_SLOW);
+			} else {
 				direct_part(part, wr, xi, kb, ke, nrw, dt);
+			}
 #pragma GCC unroll 4
 			for (int j = 0; j < nrw; j++) {
 				if (dt == KD_F8_E4M3)
-					acc[j] = v_fma(part[j], v_set1(kern_fp8_scale_at(w, r + j, kb) * F8_RAW),
+					acc[j] = v_fma(part[j], v_set1(kern_fp8_scale_at(w, r + j, kb) * raw),
 						       acc[j]);
 				else
 					acc[j] = v_add(acc[j], part[j]);
@@ -237,13 +245,16 @@ static ALWAYS_INLINE void dequant_seg(float *dst, const struct kern_mat *w, size
 		while (k < kv) { /* k0 is a multiple of 128: blocks start at vector boundaries */
 			size_t be = min_sz(kv, (k0 + k) / KERN_FP8_BLOCK * KERN_FP8_BLOCK +
 						      KERN_FP8_BLOCK - k0);
-			vf s = v_set1(kern_fp8_scale_at(w, r, k0 + k) * F8_RAW);
-			if (rows_have_nan(&row, 1, k0 + k, be - k))
+			float sc = kern_fp8_scale_at(w, r, k0 + k);
+			if (f8_needs_slow(w, r, &row, 1, k0 + k, be - k)) {
+				vf s = v_set1(sc * RAW_FACTOR(KD_F8_SLOW));
 				for (; k < be; k += VL)
-					v_store(dst + k, v_mul(w_vec(row, k0 + k, KD_F8_NAN), s));
-			else
+					v_store(dst + k, v_mul(w_vec(row, k0 + k, KD_F8_SLOW), s));
+			} else {
+				vf s = v_set1(sc * RAW_FACTOR(dt));
 				for (; k < be; k += VL)
 					v_store(dst + k, v_mul(w_vec(row, k0 + k, dt), s));
+			}
 		}
 	} else {
 		for (; k < kv; k += VL)
@@ -374,17 +385,10 @@ static void f_linear(struct kern_pool *p, float *y, const float *x, size_t n,
 
 /* ---- linear_t ----------------------------------------------------------------- */
 
-/* Scale that turns a raw stored element of (r, c) into its value. */
-static ALWAYS_INLINE float raw_scale(const struct kern_mat *w, size_t r, size_t c, const int dt)
-{
-	return dt == KD_F8_E4M3 ? kern_fp8_scale_at(w, r, c) * F8_RAW : 1.0f;
-}
-
 /*
  * y[i][c : c+nv*VL] for nt input rows from i: accumulators stay in registers over all
- * w.rows, each weight vector is decoded once per group of input rows. The scale of a
- * chunk is one number per row (a chunk never leaves its 128-column block), so it is folded
- * into the broadcast input value.
+ * w.rows, each weight vector is decoded once per group of input rows. The FP8 scale of a
+ * chunk is one number per row: a chunk never leaves its 128-column block.
  */
 static ALWAYS_INLINE void lt_chunk(float *y, const float *x, const struct kern_mat *w, size_t i,
 				   size_t c, const int nt, const int nv, const int dt)
@@ -398,11 +402,16 @@ static ALWAYS_INLINE void lt_chunk(float *y, const float *x, const struct kern_m
 			acc[t][v] = v_zero();
 	for (size_t r = 0; r < rows; r++) {
 		const void *row = kern_mat_row_ptr(w, r);
-		float s = raw_scale(w, r, c, dt);
 		vf wv[4];
-		if (dt == KD_F8_E4M3 && rows_have_nan(&row, 1, c, (size_t)nv * VL)) {
+		if (dt == KD_F8_E4M3) {
+			float sc = kern_fp8_scale_at(w, r, c);
+			int slow = f8_needs_slow(w, r, &row, 1, c, (size_t)nv * VL);
+			vf s = v_set1(sc * (slow ? RAW_FACTOR(KD_F8_SLOW) : RAW_FACTOR(dt)));
+#pragma GCC unroll 4
 			for (int v = 0; v < nv; v++)
-				wv[v] = w_vec(row, c + (size_t)v * VL, KD_F8_NAN);
+				wv[v] = v_mul(slow ? w_vec(row, c + (size_t)v * VL, KD_F8_SLOW)
+						   : w_vec(row, c + (size_t)v * VL, dt),
+					      s);
 		} else {
 #pragma GCC unroll 4
 			for (int v = 0; v < nv; v++)
@@ -410,7 +419,7 @@ static ALWAYS_INLINE void lt_chunk(float *y, const float *x, const struct kern_m
 		}
 #pragma GCC unroll 8
 		for (int t = 0; t < nt; t++) {
-			vf xb = v_set1(x[(i + (size_t)t) * rows + r] * s);
+			vf xb = v_set1(x[(i + (size_t)t) * rows + r]);
 #pragma GCC unroll 4
 			for (int v = 0; v < nv; v++)
 				acc[t][v] = v_fma(wv[v], xb, acc[t][v]);

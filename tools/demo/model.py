@@ -153,7 +153,9 @@ class MLA(nn.Module):
         self.kv_b_proj = nn.Linear(cfg.kv_lora_rank, H * (cfg.qk_nope_head_dim + cfg.v_head_dim), bias=False)
         self.o_proj = nn.Linear(H * cfg.v_head_dim, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, scale):
+    def forward(self, x, cos, sin, scale, cache=None):
+        """cache: None (full causal pass) or a dict with k, v [B, maxT, H, *], pos (int,
+        the position of x[:, 0]) and valid [B, maxT] (False for left padding)."""
         cfg = self.cfg
         B, T, _ = x.shape
         H = cfg.num_attention_heads
@@ -169,10 +171,26 @@ class MLA(nn.Module):
         k_pe = apply_rope(k_pe.unsqueeze(2), cos, sin)           # [B,T,1,r]
         kv = self.kv_b_proj(self.kv_a_layernorm(c)).view(B, T, H, cfg.qk_nope_head_dim + cfg.v_head_dim)
         k_nope, v = kv.split([cfg.qk_nope_head_dim, cfg.v_head_dim], dim=-1)
-        s = torch.einsum("bthd,bshd->bhts", q_nope, k_nope) + \
-            torch.einsum("bthd,bsd->bhts", q_pe, k_pe.squeeze(2))
+        if cache is None:
+            s = torch.einsum("bthd,bshd->bhts", q_nope, k_nope) + \
+                torch.einsum("bthd,bsd->bhts", q_pe, k_pe.squeeze(2))
+            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+        else:
+            p0 = cache["pos"]
+            k = torch.cat([k_nope, k_pe.expand(B, T, H, cfg.qk_rope_head_dim)], dim=-1)
+            cache["k"][:, p0:p0 + T] = k
+            cache["v"][:, p0:p0 + T] = v
+            k = cache["k"][:, :p0 + T]
+            v = cache["v"][:, :p0 + T]
+            s = torch.einsum("bthd,bshd->bhts", torch.cat([q_nope, q_pe], dim=-1), k)
+            mask = torch.ones(T, p0 + T, dtype=torch.bool, device=x.device).triu(p0 + 1)
+            mask = mask.unsqueeze(0) | ~cache["valid"][:, None, :p0 + T]
+            # a padding query may see only itself: keeps its row finite (an all -inf row
+            # would give NaN values that leak through 0 * NaN into real rows later)
+            eye = torch.zeros(T, p0 + T, dtype=torch.bool)
+            eye[:, p0:] = torch.eye(T, dtype=torch.bool)
+            mask = (mask & ~eye).unsqueeze(1)
         s = s * scale
-        mask = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
         s = s.masked_fill(mask, float("-inf"))
         p = s.softmax(-1)
         o = torch.einsum("bhts,bshd->bthd", p, v).reshape(B, T, H * cfg.v_head_dim)
@@ -276,8 +294,8 @@ class Block(nn.Module):
             layer_id % cfg.moe_layer_freq == 0
         self.mlp = MoE(cfg) if moe else MLP(cfg.hidden_size, cfg.intermediate_size)
 
-    def forward(self, x, cos, sin, scale):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, scale)
+    def forward(self, x, cos, sin, scale, cache=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, scale, cache)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -345,6 +363,54 @@ class DeepseekV3(nn.Module):
         h = self.model.norm(x)
         logits = self.lm_head(h)
         return (logits, h) if want_hidden else logits
+
+    def new_cache(self, B, max_len, valid):
+        """Per-layer KV cache for generate(); valid [B, max_len] marks real tokens."""
+        cfg = self.cfg
+        H = cfg.num_attention_heads
+        dt = self.lm_head.weight.dtype
+        return [{"k": torch.zeros(B, max_len, H, cfg.qk_nope_head_dim + cfg.qk_rope_head_dim, dtype=dt),
+                 "v": torch.zeros(B, max_len, H, cfg.v_head_dim, dtype=dt), "pos": 0, "valid": valid}
+                for _ in range(cfg.num_hidden_layers)]
+
+    def forward_cached(self, ids, caches):
+        """ids [B,t] at positions caches[0]['pos']... -> logits [B,t,V]; advances the cache."""
+        T = ids.shape[1]
+        p0 = caches[0]["pos"]
+        x = self.model.embed_tokens(ids)
+        cos, sin, sc = self.rope(p0 + T, x.dtype)
+        cos, sin = cos[p0:], sin[p0:]
+        for layer, c in zip(self.model.layers[:self.cfg.num_hidden_layers], caches):
+            x = layer(x, cos, sin, sc, c)
+            c["pos"] = p0 + T
+        return self.lm_head(self.model.norm(x))
+
+    @torch.no_grad()
+    def generate(self, prompts, max_new, stop_id):
+        """Greedy decoding of a batch of prompts (lists of ids), left-padded; returns the
+        generated ids per prompt, cut after stop_id."""
+        B = len(prompts)
+        L = max(len(p) for p in prompts)
+        total = L + max_new
+        ids = torch.zeros(B, L, dtype=torch.long)
+        valid = torch.zeros(B, total, dtype=torch.bool)
+        for i, p in enumerate(prompts):
+            ids[i, L - len(p):] = torch.tensor(p)
+            valid[i, L - len(p):] = True
+        caches = self.new_cache(B, total, valid)
+        logits = self.forward_cached(ids, caches)[:, -1]
+        out = [[] for _ in range(B)]
+        done = [False] * B
+        for _ in range(max_new):
+            nxt = logits.argmax(-1)
+            for i in range(B):
+                if not done[i]:
+                    out[i].append(int(nxt[i]))
+                    done[i] = int(nxt[i]) == stop_id
+            if all(done):
+                break
+            logits = self.forward_cached(nxt[:, None], caches)[:, -1]
+        return out
 
     def mtp_logits(self, h, next_ids):
         T = next_ids.shape[1]
