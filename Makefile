@@ -47,11 +47,11 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CU_SRC   := $(wildcard kernels/cuda/*.cu)
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
+LIB_OBJ  := $(filter-out $(BUILD)/kernels/gpu_none.o,$(LIB_OBJ)) $(CU_SRC:%.cu=$(BUILD)/%.o)
 CFLAGS   += -DPONDER_CUDA=1 -I$(CUDA_HOME)/include
 LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 NVFLAGS  ?= -O2 -std=c++17 -I. -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
-            -Xcompiler -Wall,-Wextra,-fPIC -MMD -MP
+            -Xcompiler -Wall,-Wextra,-Wno-format-truncation,-fPIC -MMD -MP
 endif
 
 TEST_SRC := $(wildcard tests/test_*.c)

@@ -94,7 +94,7 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 	if (!c)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	c->opts = o;
-	int rc = app_opts_model_dir(o, NULL, c->model_dir, sizeof c->model_dir, e);
+	int rc = app_opts_model_dir(o, c->model_dir, sizeof c->model_dir, e);
 	if (rc) {
 		rc = e->code = ERR_MODEL;
 		goto fail;

@@ -13,6 +13,7 @@
  * The KV cache is ponder's: per layer, the F32 latent kv_lora_rank + qk_rope_head_dim.
  */
 #include "app/commands.h"
+#include "app/options.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #include "engine/checkpoint.h"
+#include "kernels/gpu.h"
+#include "kernels/kern.h"
 
 struct info_counts {
 	uint64_t total, main, mtp, experts, active;
@@ -37,7 +40,8 @@ static const char *const scoring_names[] = {"softmax", "sigmoid"};
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ponder info [-m DIR | --model DIR] [--json]\n"
-		   "  Describes the DeepSeek checkpoint in DIR (default: $PONDER_MODEL).\n");
+		   "  Describes the DeepSeek checkpoint in DIR (default: $PONDER_MODEL, else the\n"
+		   "  shipped demo model).\n");
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -327,6 +331,23 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 	return o;
 }
 
+/* Where the model would run: the CPU kernel table and any GPUs. */
+static void print_devices(void)
+{
+	struct kern_gpu gpus[16];
+	int version, n = kern_gpu_list(gpus, 16);
+	printf("devices        CPU kernels %s", kern_cpu_best()->name);
+	if (!kern_gpu_built(&version))
+		printf("; built without CUDA\n");
+	else if (n == 0)
+		printf("; no GPU found (built with CUDA %d.%d)\n", version / 1000,
+		       version % 1000 / 10);
+	for (int i = 0; i < n && i < 16; i++)
+		printf("%sGPU %d %s, %.1f GiB, compute %d.%d%s", i ? ", " : "; ", i, gpus[i].name,
+		       (double)gpus[i].mem_bytes / (1 << 30), gpus[i].cc_major, gpus[i].cc_minor,
+		       i + 1 == n || i == 15 ? "\n" : "");
+}
+
 int app_cmd_info(int argc, char **argv, struct err *e)
 {
 	static const struct option opts[] = {
@@ -364,10 +385,13 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		if (env && *env)
 			dir = env;
 	}
+	char demo[4096];
+	bool is_demo = !dir;
 	if (!dir) {
-		usage(stderr);
-		return err_set(e, ERR_USAGE,
-			       "no model given: use -m DIR (or --model DIR), or set PONDER_MODEL");
+		int rc = app_demo_model_dir(demo, sizeof demo, e);
+		if (rc)
+			return rc;
+		dir = demo;
 	}
 	struct ckpt *ck;
 	int rc = ckpt_open(dir, &ck, e);
@@ -388,6 +412,9 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		free(s);
 	} else {
 		print_text(dir, c, &k);
+		print_devices();
+		if (is_demo)
+			printf("note           %s\n", APP_DEMO_NOTE);
 	}
 	if (fflush(stdout) != 0)
 		rc = err_set(e, ERR_IO, "cannot write to standard output");

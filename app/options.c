@@ -313,15 +313,8 @@ static bool is_model_dir(const char *dir)
 	return stat(p, &st) == 0;
 }
 
-int app_opts_model_dir(const struct app_opts *o, const char *argv0, char *buf, size_t size,
-		       struct err *e)
+int app_demo_model_dir(char *buf, size_t size, struct err *e)
 {
-	if (o->model[0]) {
-		if (strlen(o->model) >= size)
-			return err_set(e, ERR_USAGE, "model path too long");
-		strcpy(buf, o->model);
-		return 0;
-	}
 	/* In the source tree (bin/ponder next to models/demo), then the installed copy. */
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -335,13 +328,22 @@ int app_opts_model_dir(const struct app_opts *o, const char *argv0, char *buf, s
 				return 0;
 		}
 	}
-	(void)argv0;
 	snprintf(buf, size, "%s/models/demo", PONDER_DATADIR);
 	if (is_model_dir(buf))
 		return 0;
 	return err_set(e, ERR_IO, "no model given and the shipped demo model was not found "
 		       "(looked next to the binary and in %s/models/demo); use -m DIR or set "
 		       "PONDER_MODEL", PONDER_DATADIR);
+}
+
+int app_opts_model_dir(const struct app_opts *o, char *buf, size_t size, struct err *e)
+{
+	if (!o->model[0])
+		return app_demo_model_dir(buf, size, e);
+	if (strlen(o->model) >= size)
+		return err_set(e, ERR_USAGE, "model path too long");
+	strcpy(buf, o->model);
+	return 0;
 }
 
 void app_opts_usage(FILE *f)

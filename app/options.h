@@ -52,8 +52,15 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e);
 void app_opts_release(struct app_opts *o);
 
 /* The model directory to use: o->model, or the shipped demo model's folder. */
-int app_opts_model_dir(const struct app_opts *o, const char *argv0, char *buf, size_t size,
-		       struct err *e);
+int app_opts_model_dir(const struct app_opts *o, char *buf, size_t size, struct err *e);
+
+/* The shipped demo model's folder: models/demo next to the binary's folder (a source
+   tree), else the installed copy under PONDER_DATADIR. */
+int app_demo_model_dir(char *buf, size_t size, struct err *e);
+
+/* One line for --help, the status bar and `ponder info` when the demo model is used. */
+#define APP_DEMO_NOTE "the shipped demo model: a small DeepSeek-V3-architecture reasoner " \
+		      "for arithmetic; load a real checkpoint with -m DIR"
 
 /* The --help text of the chat modes. */
 void app_opts_usage(FILE *f);

@@ -130,8 +130,14 @@ int32_t tok_smap_put(struct tok_smap *m, const struct tok *t, int32_t id)
 {
 	uint32_t off = m->out ? t->out_off[id] : t->tok_off[id];
 	uint32_t len = m->out ? t->out_len[id] : t->tok_len[id];
+	return tok_smap_put_h(m, t, id, tok_hash(t->arena + off, len));
+}
+
+int32_t tok_smap_put_h(struct tok_smap *m, const struct tok *t, int32_t id, uint64_t h)
+{
+	uint32_t off = m->out ? t->out_off[id] : t->tok_off[id];
+	uint32_t len = m->out ? t->out_len[id] : t->tok_len[id];
 	const char *s = t->arena + off;
-	uint64_t h = tok_hash(s, len);
 	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint64_t i = h;; i++) {
 		struct tok_sslot *v = &m->slot[i & m->mask];

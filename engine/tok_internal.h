@@ -73,6 +73,7 @@ int32_t tok_smap_get_h(const struct tok_smap *m, const struct tok *t, const char
 /* Inserts id under its own string. Returns -1, or the id already holding that string
    (then nothing changes). The map never grows: size it with `expect`. */
 int32_t tok_smap_put(struct tok_smap *m, const struct tok *t, int32_t id);
+int32_t tok_smap_put_h(struct tok_smap *m, const struct tok *t, int32_t id, uint64_t h);
 static inline void tok_smap_prefetch(const struct tok_smap *m, uint64_t h)
 {
 	__builtin_prefetch(&m->slot[h & m->mask]);
@@ -230,9 +231,8 @@ struct tok_run {
 	const struct tok *t;
 	struct tok_ids *out;
 	struct err *e;
-	pcre2_match_data *md;
-	pcre2_match_context *mctx;
-	pcre2_jit_stack *jit;
+	struct tok_rx *rx; /* per-thread pcre2 match resources (tok_pretok.c) */
+	bool rx_owned;     /* freed by this call (no thread cache available) */
 	struct tok_sym *sym;
 	size_t cap_sym;
 	uint64_t *heap;

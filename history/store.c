@@ -416,7 +416,7 @@ static int recover(struct hist_db *db)
 
 /* Opens the connection, recognises the file and, when it may be written, switches it to
    WAL. Returns 0, a negative err code, or RETRY_OPEN (see hist_open). */
-static int connect(struct hist_db *db, unsigned flags, struct header *h, struct err *e)
+static int connect_file(struct hist_db *db, unsigned flags, struct header *h, struct err *e)
 {
 	int oflags = (flags & HIST_OPEN_READONLY) ? SQLITE_OPEN_READONLY
 			: SQLITE_OPEN_READWRITE;
@@ -557,7 +557,7 @@ int hist_open(const char *path, const struct hist_open_opts *o, struct hist_db *
 	struct header h;
 	int64_t deadline = hist_store_now_ms() + db->busy_ms;
 	unsigned jitter = (unsigned)getpid();
-	while ((rc = connect(db, flags, &h, e)) == RETRY_OPEN) {
+	while ((rc = connect_file(db, flags, &h, e)) == RETRY_OPEN) {
 		sqlite3_close_v2(db->sql);
 		db->sql = NULL;
 		if (hist_store_now_ms() > deadline) {

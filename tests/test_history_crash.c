@@ -4,7 +4,8 @@
  *    PRAGMA integrity_check is ok and every write the child reported committed is there
  *    (the child reports on a pipe only after the call returned, i.e. after COMMIT);
  *  - three processes creating and writing one new file at once while a fourth reads:
- *    no call fails (no SQLITE_BUSY reaches the caller) and no turn is lost;
+ *    no call fails (no SQLITE_BUSY reaches the caller) and no turn is lost; and six
+ *    processes racing to create the same new file, several times;
  *  - recovery: an answer left 'streaming' by a dead process becomes 'interrupted' on the
  *    next open, while one being streamed by a live process is left alone.
  */
@@ -403,6 +404,61 @@ static void test_concurrent_writers(void)
 	CHECK(sql_ok(path, "PRAGMA integrity_check"), "integrity_check");
 }
 
+/* Many processes opening one file that does not exist yet, at the same moment. */
+static void test_concurrent_create(void)
+{
+	enum { PROCS = 6, ROUNDS = 6 };
+	for (int round = 0; round < ROUNDS; round++) {
+		char path[400];
+		snprintf(path, sizeof path, "%s/create-%d.db", tmpdir, round);
+		int go[2];
+		if (pipe(go)) {
+			CHECK(0, "pipe");
+			return;
+		}
+		pid_t pids[PROCS];
+		fflush(NULL);
+		for (int p = 0; p < PROCS; p++) {
+			pids[p] = fork();
+			if (pids[p] == 0) {
+				close(go[1]);
+				char start;
+				if (read(go[0], &start, 1) != 0)
+					_exit(7);
+				struct hist_db *db = NULL;
+				struct err e = {0};
+				int64_t cid, mid;
+				if (hist_open(path, NULL, &db, &e) || !hist_can_save(db) ||
+				    hist_conversation_new(db, NULL, "m", NULL, &cid, &e) ||
+				    hist_message_add_user(db, cid, "hello", 5, &mid, &e) || !mid) {
+					fprintf(stderr, "  process %d: %s\n", p, e.msg);
+					_exit(1);
+				}
+				hist_close(db);
+				_exit(0);
+			}
+		}
+		close(go[0]);
+		close(go[1]);
+		int failed = 0;
+		for (int p = 0; p < PROCS; p++) {
+			int st;
+			waitpid(pids[p], &st, 0);
+			failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		}
+		CHECK(failed == 0, "round %d: %d of %d processes failed", round, failed, PROCS);
+		struct hist_db *db = NULL;
+		struct err e = {0};
+		struct hist_conversation *c;
+		size_t n = 0;
+		hist_open(path, NULL, &db, &e);
+		CHECK(hist_list(db, 100, &c, &n, &e) == 0 && n == PROCS, "round %d: %zu conversations",
+		      round, n);
+		hist_conversations_free(c, n);
+		hist_close(db);
+	}
+}
+
 static void test_recovery_live_and_dead(void)
 {
 	char path[400];
@@ -471,6 +527,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_kill9_midstream);
 	RUN(test_concurrent_writers);
+	RUN(test_concurrent_create);
 	RUN(test_recovery_live_and_dead);
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return check_finish();

@@ -493,6 +493,8 @@ static void test_fp8_nan(void)
 	q[2 * C + 140] = 0xff; /* second scale block */
 	q[4 * C + 299] = 0x7f; /* tail column */
 	q[7 * C + 64] = 0xff;  /* start of a vector */
+	q[3 * C + 270] = 0x7f; /* in a block shorter than the scan width */
+	q[6 * C + 290] = 0xff; /* in the scan's scalar tail (8-float vectors) */
 	const float scale[3] = {0.5f, 2.0f, 0.25f};
 	struct kern_mat w = {.dtype = KD_F8_E4M3, .data = q, .scale = scale, .rows = R, .cols = C};
 	const struct kern_ops *ref = kern_cpu_reference();
@@ -500,7 +502,8 @@ static void test_fp8_nan(void)
 	fill(x, 5 * C, 0.5f, 1);
 	fill(xt, 5 * R, 0.5f, 1);
 	ref->linear(NULL, yr, x, 1, &w);
-	CHECK(isnan(yr[0]) && !isnan(yr[1]) && isnan(yr[2]) && isnan(yr[4]) && isnan(yr[7]),
+	CHECK(isnan(yr[0]) && !isnan(yr[1]) && isnan(yr[2]) && isnan(yr[3]) && isnan(yr[4]) &&
+		      !isnan(yr[5]) && isnan(yr[6]) && isnan(yr[7]) && !isnan(yr[8]),
 	      "reference linear NaN rows");
 	for (size_t t = 0; t < NFAST + 1; t++) {
 		const struct kern_ops *ops = t == NFAST ? ref : kern_cpu_by_name(fast_names[t]);
