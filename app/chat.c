@@ -292,6 +292,7 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	memcpy(all + k, c->turns, c->n_turns * sizeof *all);
 
 	struct relay r = {c, emit, ud, false};
+	c->params.stop = &c->stop;
 	int rc = eng_chat(c->sess, all, n, &c->params, relay_emit, &r, st, e);
 	free(all);
 	if (!rc && r.out_of_memory)

@@ -8,6 +8,7 @@
 #ifndef PONDER_ENG_ENGINE_H
 #define PONDER_ENG_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,11 @@ void eng_state_free(struct eng_state *s);
 size_t eng_state_pos(const struct eng_state *s);  /* tokens in the cache */
 size_t eng_state_ctx(const struct eng_state *s);
 const int32_t *eng_state_tokens(const struct eng_state *s);
+
+/* A flag (set by a signal handler or another thread) that ends eng_forward between
+   prefill chunks with ERR_INTERRUPTED; the positions done so far stay cached. NULL:
+   none. */
+void eng_state_set_abort(struct eng_state *s, const volatile sig_atomic_t *flag);
 
 /* Drops positions >= pos (rollback of rejected drafts; a new prompt that shares only a
    prefix). No-op when pos >= eng_state_pos. */

@@ -121,6 +121,9 @@ int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *l
 		st->mtp_pos--;
 
 	for (size_t done = 0; done < n;) {
+		if (done && st->abort && *st->abort)
+			return err_set(e, ERR_INTERRUPTED, "stopped during the prompt's prefill after "
+				       "%zu of %zu tokens", done, n);
 		size_t k = n - done > FWD_CHUNK ? FWD_CHUNK : n - done, pos0 = st->pos;
 		for (size_t i = 0; i < k; i++) {
 			ops->row(s->x + i * D, &m->w.embed, (size_t)ids[done + i]);

@@ -216,6 +216,7 @@ void eng_state_free(struct eng_state *st)
 }
 
 size_t eng_state_pos(const struct eng_state *s) { return s->pos; }
+void eng_state_set_abort(struct eng_state *s, const volatile sig_atomic_t *flag) { s->abort = flag; }
 size_t eng_state_ctx(const struct eng_state *s) { return s->ctx; }
 const int32_t *eng_state_tokens(const struct eng_state *s) { return s->tokens; }
 size_t eng_state_mtp_pos(const struct eng_state *s) { return s->mtp_pos; }

@@ -9,6 +9,8 @@
 #ifndef PONDER_ENG_MODEL_H
 #define PONDER_ENG_MODEL_H
 
+#include <signal.h>
+
 #include "engine/engine.h"
 #include "engine/rope.h"
 #include "engine/weights.h"
@@ -73,6 +75,7 @@ struct eng_state {
 	size_t mtp_pos;       /* MTP rows computed: positions [0, mtp_pos); == pos after a
 				 draft, whose row used mtp_next as the token at pos */
 	int32_t mtp_next;
+	const volatile sig_atomic_t *abort; /* nonzero: stop between prefill chunks */
 	float *hidden;        /* [ring][D] final normed hidden states, by position % ring */
 	size_t ring;
 	struct fwd_scratch s;

@@ -252,7 +252,15 @@ int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 	keep = eng_state_pos(s->st);
 	st->reused_tokens = (int64_t)keep;
 	st->prefill_tokens = np - (int64_t)keep;
-	if ((rc = eng_forward(s->st, s->prompt.v + keep, s->prompt.n - keep, s->logits, false, e)))
+	eng_state_set_abort(s->st, p->stop);
+	rc = eng_forward(s->st, s->prompt.v + keep, s->prompt.n - keep, s->logits, false, e);
+	eng_state_set_abort(s->st, NULL);
+	if (rc == ERR_INTERRUPTED) {
+		st->finish = FINISH_INTERRUPTED;
+		st->prefill_ms = now_ms() - t0;
+		return 0;
+	}
+	if (rc)
 		return rc;
 	st->prefill_ms = now_ms() - t0;
 

@@ -10,6 +10,7 @@
 #ifndef PONDER_ENG_SESSION_H
 #define PONDER_ENG_SESSION_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct gen_params {
 	struct sample_params sample;
 	int64_t max_tokens; /* <= 0: until the context is full */
 	bool think_off;     /* R1 templates: close the reasoning in the prompt */
+	const volatile sig_atomic_t *stop; /* nonzero ends the prefill early (NULL: none) */
 };
 
 enum gen_finish { FINISH_STOP, FINISH_LENGTH, FINISH_INTERRUPTED, FINISH_ERROR };
@@ -64,7 +66,8 @@ int eng_session_count_prompt(struct eng_session *s, const struct chat_turn *turn
  * drafted token per pass; the tokens chosen are the ones plain decoding would choose.
  * Text reaches emit as soon as it is
  * complete UTF-8, tagged CH_REASONING or CH_ANSWER; emit returning nonzero stops
- * cleanly (finish = FINISH_INTERRUPTED). Returns ERR_CONTEXT, before generating, when
+ * cleanly (finish = FINISH_INTERRUPTED), and so does p->stop set during the prefill
+ * (checked between chunks; nothing is generated then). Returns ERR_CONTEXT, before generating, when
  * the prompt plus max_tokens cannot fit; the message names the numbers.
  */
 int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,

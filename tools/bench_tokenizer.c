@@ -21,12 +21,17 @@
 
 #include "engine/tokenizer.h"
 
-static double now(void)
+static double clock_s(clockid_t c)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+/* Wall time is what a user waits; CPU time of this thread is what the code costs, and
+   stays meaningful on a machine shared with other jobs. Both are reported. */
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(uint32_t n)
@@ -251,59 +256,67 @@ int main(int argc, char **argv)
 		mb = 2;
 
 	struct err e = {0};
-	double loads[7];
+	double loads[7], lcpu[7];
 	struct tok *t = NULL;
 	for (int i = 0; i < 7; i++) {
 		tok_free(t);
 		t = NULL;
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		if (tok_load(path, &t, &e)) {
 			fprintf(stderr, "bench_tokenizer: %s\n", e.msg);
 			return 1;
 		}
 		loads[i] = now() - t0;
+		lcpu[i] = cpu() - c0;
 	}
 	qsort(loads, 7, sizeof *loads, cmp_d);
-	printf("tokenizer load: median %.1f ms (min %.1f, max %.1f) over 7 loads of %s  [target <= 150 ms]\n",
-	       loads[3] * 1e3, loads[0] * 1e3, loads[6] * 1e3, path);
+	qsort(lcpu, 7, sizeof *lcpu, cmp_d);
+	printf("tokenizer load: median %.1f ms wall (min %.1f, max %.1f), %.1f ms CPU, over 7 loads of %s  [target <= 150 ms]\n",
+	       loads[3] * 1e3, loads[0] * 1e3, loads[6] * 1e3, lcpu[3] * 1e3, path);
 
 	size_t len, *offs, noffs;
 	char *text = corpus(mb << 20, &len, &offs, &noffs);
 	struct tok_ids ids = {0};
-	double best = 1e9;
+	double best = 1e9, bcpu = 1e9;
 	for (int rep = 0; rep < 3; rep++) {
 		ids.n = 0;
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		if (tok_encode(t, text, len, false, &ids, &e)) {
 			fprintf(stderr, "bench_tokenizer: %s\n", e.msg);
 			return 1;
 		}
-		double dt = now() - t0;
+		double dt = now() - t0, dc = cpu() - c0;
 		if (dt < best)
 			best = dt;
+		if (dc < bcpu)
+			bcpu = dc;
 	}
 	size_t ntok = ids.n;
-	printf("encode, one call:       %.2f MB in %.3f s = %.1f MB/s, %.2f M tokens/s (%zu tokens, %.2f bytes/token)  [target >= 10 MB/s]\n",
-	       (double)len / 1e6, best, (double)len / 1e6 / best, (double)ntok / 1e6 / best, ntok,
+	double mb_ = (double)len / 1e6;
+	printf("corpus: %.2f MB, %zu paragraphs, %zu tokens (%.2f bytes/token)\n", mb_, noffs, ntok,
 	       (double)len / (double)ntok);
+	printf("encode, one call:       %.1f MB/s wall, %.1f MB/s CPU; %.2f M tokens/s wall  [target >= 10 MB/s]\n",
+	       mb_ / best, mb_ / bcpu, (double)ntok / 1e6 / best);
 
-	double cbest = 1e9;
+	double cbest = 1e9, ccpu = 1e9;
 	size_t cn = 0;
 	for (int rep = 0; rep < 3; rep++) {
 		ids.n = 0;
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		for (size_t i = 0; i < noffs; i++)
 			if (tok_encode(t, text + offs[i], offs[i + 1] - offs[i], false, &ids, &e)) {
 				fprintf(stderr, "bench_tokenizer: %s\n", e.msg);
 				return 1;
 			}
-		double dt = now() - t0;
+		double dt = now() - t0, dc = cpu() - c0;
 		if (dt < cbest)
 			cbest = dt;
+		if (dc < ccpu)
+			ccpu = dc;
 		cn = ids.n;
 	}
-	printf("encode, per paragraph:  %zu calls, %.1f MB/s, %.2f M tokens/s (%zu tokens)\n", noffs,
-	       (double)len / 1e6 / cbest, (double)cn / 1e6 / cbest, cn);
+	printf("encode, per paragraph:  %.1f MB/s wall, %.1f MB/s CPU; %.2f M tokens/s wall (%zu calls, %zu tokens)\n",
+	       mb_ / cbest, mb_ / ccpu, (double)cn / 1e6 / cbest, noffs, cn);
 
 	char *dec = NULL;
 	size_t dn = 0;

@@ -2,7 +2,9 @@
  * dispatch.c — picks a CPU op table at run time.
  *
  * Each SIMD table lives in its own file compiled for its instruction set, so nothing here
- * may call into it before __builtin_cpu_supports says the CPU has those instructions.
+ * may call into it before the CPU (and OS) are known to run those instructions. The SIMD
+ * tables are weak references: builds that leave those files out (the clang fuzz build)
+ * still link, and simply never offer them.
  * PONDER_KERNELS=name (reference, scalar, avx2, avx512) overrides the automatic choice of
  * kern_cpu_best; an unknown or unsupported name falls back to the automatic choice with
  * one warning on stderr.
@@ -15,17 +17,31 @@
 #include "kernels/cpu/cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+extern const struct kern_ops kern_cpu_avx2_ops __attribute__((weak));
+extern const struct kern_ops kern_cpu_avx512_ops __attribute__((weak));
+
+/* CPUID.1:ECX bit 29; asked directly because clang's __builtin_cpu_supports lacks "f16c". */
+static int has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
+/* __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512 registers. */
 static int has_avx2(void)
 {
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	       __builtin_cpu_supports("f16c");
+	return &kern_cpu_avx2_ops != NULL && __builtin_cpu_supports("avx2") &&
+	       __builtin_cpu_supports("fma") && has_f16c();
 }
 
 static int has_avx512(void)
 {
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-	       has_avx2();
+	return &kern_cpu_avx512_ops != NULL && __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
+	       __builtin_cpu_supports("fma") && has_f16c();
 }
 #endif
 

@@ -1,7 +1,8 @@
 /*
  * ops_scalar.c — the portable fast table ("scalar"): the shared loops of ops_tmpl.h over
- * GCC's generic 8-float vectors, so it runs (and is reasonably quick) on any CPU the
- * compiler targets. The baseline when neither AVX2 nor AVX-512 is present.
+ * GCC's generic 4-float vectors (the width every 64-bit target has: SSE2, NEON), so it
+ * runs, threaded and tiled, on any CPU the compiler targets. The baseline when neither
+ * AVX2 nor AVX-512 is present.
  *
  * FP8 is decoded through the 256-entry table (exact, NaN included); F16 with the
  * exponent-rebias trick plus a fix-up for infinities and NaNs.
@@ -11,22 +12,19 @@
 
 #include "kernels/cpu/cpu.h"
 
-/* vf is passed by value only between static inline functions of this file */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-typedef float vf __attribute__((vector_size(32)));
-typedef uint32_t vu __attribute__((vector_size(32)));
-typedef int32_t vi __attribute__((vector_size(32)));
-typedef uint16_t vh __attribute__((vector_size(16)));
-#define VL 8
+typedef float vf __attribute__((vector_size(16)));
+typedef uint32_t vu __attribute__((vector_size(16)));
+typedef int32_t vi __attribute__((vector_size(16)));
+typedef uint16_t vh __attribute__((vector_size(8)));
+#define VL 4
 #define F8_RAW 1.0f
 #define F8_CHECK 0 /* the table lookup is exact, NaN included */
-#define LIN_MR 2
+#define LIN_MR 4
 #define LIN_NR 2
 #define LT_NT 2
 
 static inline vf v_zero(void) { return (vf){0}; }
-static inline vf v_set1(float a) { return (vf){a, a, a, a, a, a, a, a}; }
+static inline vf v_set1(float a) { return (vf){a, a, a, a}; }
 static inline vf v_load(const float *p)
 {
 	vf v;
@@ -60,7 +58,7 @@ static inline vf v_ldexp(vf p, vf n)
 }
 static inline float v_hsum(vf a)
 {
-	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+	return (a[0] + a[1]) + (a[2] + a[3]);
 }
 static inline float v_hmax(vf a)
 {
@@ -91,7 +89,7 @@ static inline vf v_load_f16(const uint16_t *p)
 static inline vf v_load_f8(const uint8_t *p)
 {
 	const float *t = kern_f8e4m3_lut;
-	return (vf){t[p[0]], t[p[1]], t[p[2]], t[p[3]], t[p[4]], t[p[5]], t[p[6]], t[p[7]]};
+	return (vf){t[p[0]], t[p[1]], t[p[2]], t[p[3]]};
 }
 
 #define OPS_TABLE kern_cpu_scalar_ops
