@@ -606,8 +606,9 @@ static int cmd_search(struct hist_db *db, const struct opts *o, struct err *e)
 		ago(h[i].created_ms, t, sizeof t);
 		printf("#%lld  ", (long long)h[i].conversation_id);
 		put_safe_str(stdout, *h[i].title ? h[i].title : "(untitled)", tty, 1);
-		printf("  (%s %s, %s)\n", h[i].role == HIST_USER ? "question" : "answer",
-		       h[i].in_reasoning ? "reasoning" : "text", t);
+		printf("  (%s, %s)\n",
+		       h[i].role == HIST_USER ? "question" : h[i].in_reasoning ? "reasoning" : "answer",
+		       t);
 		printf("    ");
 		/* The markers are escapes on a terminal: print them, sanitise the rest. */
 		const char *s = h[i].snippet;

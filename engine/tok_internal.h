@@ -173,6 +173,7 @@ struct tok {
 	bool byte_level;       /* pre-tokenizer ends in ByteLevel: BPE works on bytes */
 	bool byte_fast;        /* every byte has a single-symbol id, no prefix/suffix */
 	bool byte_fallback, fuse_unk, ignore_merges;
+	bool merges_monotone;  /* no merge result takes part in an earlier-ranked merge */
 	int32_t unk_id;        /* -1: none */
 	int32_t byte_id[256];  /* byte-level: id of the one-byte token, -1 if missing */
 	int32_t fallback_id[256]; /* "<0xXX>" ids for byte_fallback, -1 if missing */
@@ -237,6 +238,15 @@ struct tok_run {
 	size_t cap_sym;
 	uint64_t *heap;
 	size_t cap_heap;
+	int32_t *bhead; /* merge_buckets: first entry per rank, -1 none */
+	size_t cap_bhead;
+	struct tok_bent {
+		uint32_t pos;
+		int32_t next;
+	} *bent;
+	size_t cap_bent;
+	uint32_t *bpos; /* one bucket's positions, sorted, and sort scratch */
+	size_t cap_bpos;
 	char *wbuf; /* generic BPE path: one symbol's lookup string */
 	size_t cap_wbuf;
 	struct tok_level lv[TOK_MAX_STEPS + 1];

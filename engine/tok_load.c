@@ -595,6 +595,8 @@ static int parse_merges(struct loader *L, struct tj *jp)
 			bn = n - an - 1;
 		} else {
 			bool f2 = true, d2 = false;
+			if (j.p >= j.end || *j.p != '[')
+				goto bad_pair;
 			if ((rc = tj_open(&j, '[')) || (rc = tj_arr_next(&j, &f2, &d2)))
 				break;
 			if (d2 || (rc = tj_string(&j, &s, &n)))
@@ -1003,6 +1005,29 @@ static int build_tables(struct loader *L)
 				t->out_len[id] = 1;
 			}
 		}
+	}
+	/* monotone merges: every merge ranks after all merges producing its parts */
+	{
+		int64_t *made = malloc(t->n_ids * sizeof *made);
+		if (!made) {
+			rc = err_set(L->e, ERR_NOMEM, "%s: out of memory", t->label);
+			goto out;
+		}
+		for (size_t i = 0; i < t->n_ids; i++)
+			made[i] = -1;
+		const struct tok_pmap *m = &t->merges;
+		for (size_t i = 0; m->slot && i <= m->mask; i++)
+			if (m->slot[i].key != UINT64_MAX && (int64_t)m->slot[i].rank > made[m->slot[i].id])
+				made[m->slot[i].id] = m->slot[i].rank;
+		t->merges_monotone = true;
+		for (size_t i = 0; m->slot && i <= m->mask && t->merges_monotone; i++) {
+			if (m->slot[i].key == UINT64_MAX)
+				continue;
+			uint32_t a = (uint32_t)(m->slot[i].key >> 32), b = (uint32_t)m->slot[i].key;
+			int64_t rank = m->slot[i].rank;
+			t->merges_monotone = rank > made[a] && rank > made[b];
+		}
+		free(made);
 	}
 	/* single-byte symbols, byte fallback, unk */
 	for (int b = 0; b < 256; b++) {

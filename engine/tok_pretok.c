@@ -228,6 +228,11 @@ static int find_segments(struct tok_run *r, const struct tok_step *st, struct to
 		return rc;
 	lv->n_seg = 0;
 	pcre2_match_data *md = r->rx->md;
+	/* A linear scan of a long piece (\s*[\r\n]+ over 10 MB of spaces) takes one step
+	   per byte, so the limit grows with the piece; exponential backtracking still hits
+	   it within a few multiples of the length. */
+	uint64_t limit = (uint64_t)n * 8;
+	pcre2_set_match_limit(r->rx->mctx, limit > MATCH_LIMIT ? (uint32_t)(limit < UINT32_MAX ? limit : UINT32_MAX) : MATCH_LIMIT);
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	size_t pos = 0, prev = 0, last_end = 0;
 	bool have_last = false;

@@ -5,9 +5,9 @@
  *
  * Invariants:
  *  - Nothing is written to a file before it is known to be ours (application_id ==
- *    HIST_APP_ID) or empty (0 pages). A missing file is created here with mode 0600 and
- *    then opened like any other (empty) file; SQLite itself never creates it. journal_mode=WAL rewrites header bytes, so it too
- *    waits for that check.
+ *    HIST_APP_ID) or empty (see header_empty). journal_mode=WAL rewrites header bytes,
+ *    so it too waits for that check. A missing file is created here with mode 0600 and
+ *    then opened like any other empty file; SQLite itself never creates one.
  *  - Migrations run inside one BEGIN IMMEDIATE transaction that re-reads user_version
  *    first, so two processes opening an old (or new, empty) file at once migrate it once.
  *  - Every write is BEGIN IMMEDIATE ... COMMIT; the busy timeout makes a second process

@@ -67,9 +67,10 @@ static void run_ranges(struct kern_pool *p, int thread)
 		size_t k = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
 		if (k >= nr)
 			break;
-		/* range k is [k*n/nr, (k+1)*n/nr): every range has >= floor(n/nr) >= grain */
-		size_t b = (size_t)((unsigned __int128)k * n / nr);
-		size_t e = (size_t)((unsigned __int128)(k + 1) * n / nr);
+		/* the first n % nr ranges get one extra item; every range has >= n / nr >= grain */
+		size_t q = n / nr, extra = n % nr;
+		size_t b = k * q + (k < extra ? k : extra);
+		size_t e = b + q + (k < extra);
 		p->fn(p->ctx, b, e, thread);
 	}
 	tls_thread = -1;

@@ -810,6 +810,12 @@ static void test_readonly_file(void)
 		}
 		int st = 0;
 		waitpid(pid, &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+			SKIP("running as root without the right to drop to uid 65534");
+			chmod(dir, 0777);
+			free(before);
+			break;
+		}
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status %d", sub[k],
 		      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		char *after = read_all(path, &n1);

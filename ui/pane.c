@@ -324,9 +324,10 @@ static void put_cell(WINDOW *w, wchar_t *wc, int nwc, attr_t a)
 	wadd_wch(w, &cc);
 }
 
-static void draw_text(WINDOW *w, const char *s, const uint8_t *attr, size_t len,
-		      const unsigned long *attrs, uint8_t fixed, int maxcols)
+void ui_draw_text(void *win, const char *s, const uint8_t *attr, size_t len,
+		  const unsigned long *attrs, uint8_t fixed, int maxcols)
 {
+	WINDOW *w = win;
 	wchar_t wc[CCHARW_MAX + 1];
 	int nwc = 0, cols = 0;
 	attr_t a = 0;
@@ -394,7 +395,7 @@ void ui_pane_draw(void *win, const struct ui_pane *p, int y0, const unsigned lon
 		if (row->kind == UI_ROW_HEADER) {
 			char hdr[160];
 			ui_reasoning_header(b, now_ms, hdr, sizeof hdr);
-			draw_text(w, hdr, NULL, strlen(hdr), attrs, UI_EL_SECTION, width);
+			ui_draw_text(w, hdr, NULL, strlen(hdr), attrs, UI_EL_SECTION, width);
 			wclrtoeol(w);
 			continue;
 		}
@@ -406,7 +407,7 @@ void ui_pane_draw(void *win, const struct ui_pane *p, int y0, const unsigned lon
 					waddch(w, ' ');
 				wattrset(w, A_NORMAL);
 			}
-			draw_text(w, b->disp.text + row->off, b->disp.attr + row->off, row->len,
+			ui_draw_text(w, b->disp.text + row->off, b->disp.attr + row->off, row->len,
 				  attrs, 0, width - ind);
 		}
 		if (row->kind == UI_ROW_TEXT && row->fill >= 0)

@@ -109,6 +109,11 @@ size_t ui_pane_row_of(const struct ui_pane *p, const struct ui_block *b);
 /* The header text of a reasoning block ("Thinking... 12.3 s, 842 tokens"). */
 void ui_reasoning_header(const struct ui_block *b, double now_ms, char *buf, size_t size);
 
+/* Draws display text (attr: a style per byte, or NULL for `fixed`) at the cursor of a
+   curses WINDOW, at most maxcols columns. */
+void ui_draw_text(void *win, const char *s, const uint8_t *attr, size_t len,
+		  const unsigned long *attrs, uint8_t fixed, int maxcols);
+
 /* Draws rows into a curses WINDOW (void * keeps curses out of this header) at rows
    y0 .. y0+height-1, `attrs` the theme's attribute per element. */
 void ui_pane_draw(void *win, const struct ui_pane *p, int y0, const unsigned long *attrs,

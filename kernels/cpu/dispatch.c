@@ -2,9 +2,11 @@
  * dispatch.c — picks a CPU op table at run time.
  *
  * Each SIMD table lives in its own file compiled for its instruction set, so nothing here
- * may call into it before the CPU (and OS) are known to run those instructions. The SIMD
- * tables are weak references: builds that leave those files out (the clang fuzz build)
- * still link, and simply never offer them.
+ * may call into it before the CPU (and OS) are known to run those instructions.
+ *
+ * `make fuzz` compiles the library sources with clang + ASan but without the SIMD files;
+ * that build (clang with address_sanitizer), or any build with -DPONDER_NO_SIMD, offers
+ * only the reference and scalar tables so it still links.
  * PONDER_KERNELS=name (reference, scalar, avx2, avx512) overrides the automatic choice of
  * kern_cpu_best; an unknown or unsupported name falls back to the automatic choice with
  * one warning on stderr.
@@ -16,11 +18,15 @@
 
 #include "kernels/cpu/cpu.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
+#if !defined(PONDER_NO_SIMD) && defined(__clang__) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PONDER_NO_SIMD 1
+#endif
+#endif
 
-extern const struct kern_ops kern_cpu_avx2_ops __attribute__((weak));
-extern const struct kern_ops kern_cpu_avx512_ops __attribute__((weak));
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(PONDER_NO_SIMD)
+#define HAVE_X86_TABLES 1
+#include <cpuid.h>
 
 /* CPUID.1:ECX bit 29; asked directly because clang's __builtin_cpu_supports lacks "f16c". */
 static int has_f16c(void)
@@ -32,16 +38,14 @@ static int has_f16c(void)
 /* __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512 registers. */
 static int has_avx2(void)
 {
-	return &kern_cpu_avx2_ops != NULL && __builtin_cpu_supports("avx2") &&
-	       __builtin_cpu_supports("fma") && has_f16c();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
 }
 
 static int has_avx512(void)
 {
-	return &kern_cpu_avx512_ops != NULL && __builtin_cpu_supports("avx512f") &&
-	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
-	       __builtin_cpu_supports("fma") && has_f16c();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	       has_avx2();
 }
 #endif
 
@@ -58,7 +62,7 @@ const struct kern_ops *kern_cpu_by_name(const char *name)
 		return &kern_cpu_ref_ops;
 	if (strcmp(name, "scalar") == 0)
 		return &kern_cpu_scalar_ops;
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef HAVE_X86_TABLES
 	if (strcmp(name, "avx2") == 0)
 		return has_avx2() ? &kern_cpu_avx2_ops : NULL;
 	if (strcmp(name, "avx512") == 0)
@@ -70,7 +74,7 @@ const struct kern_ops *kern_cpu_by_name(const char *name)
 /* The automatic choice: the widest vectors this CPU runs. */
 static const struct kern_ops *cpu_auto(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef HAVE_X86_TABLES
 	if (has_avx512())
 		return &kern_cpu_avx512_ops;
 	if (has_avx2())
