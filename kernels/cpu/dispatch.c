@@ -4,9 +4,6 @@
  * Each SIMD table lives in its own file compiled for its instruction set, so nothing here
  * may call into it before the CPU (and OS) are known to run those instructions.
  *
- * `make fuzz` compiles the library sources with clang + ASan but without the SIMD files;
- * that build (clang with address_sanitizer), or any build with -DPONDER_NO_SIMD, offers
- * only the reference and scalar tables so it still links.
  * PONDER_KERNELS=name (reference, scalar, avx2, avx512) overrides the automatic choice of
  * kern_cpu_best; an unknown or unsupported name falls back to the automatic choice with
  * one warning on stderr.
@@ -18,13 +15,7 @@
 
 #include "kernels/cpu/cpu.h"
 
-#if !defined(PONDER_NO_SIMD) && defined(__clang__) && defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PONDER_NO_SIMD 1
-#endif
-#endif
-
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(PONDER_NO_SIMD)
+#if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86_TABLES 1
 #include <cpuid.h>
 
