@@ -31,6 +31,8 @@
 #define SMALL_WORD 48
 #define BUCKET_WORD 4096 /* below this, clearing one bucket per rank costs too much */
 
+int tok_bpe_force_path;
+
 /* ---- hashing and maps ---------------------------------------------------------- */
 
 uint64_t tok_hash(const void *p, size_t n)
@@ -350,7 +352,7 @@ static void merge_small(const struct tok *t, struct tok_sym *sym, size_t ns)
 		int32_t best = -1;
 		uint32_t br = UINT32_MAX;
 		for (int32_t i = 0; i >= 0; i = sym[i].next)
-			if (rank[i] < br) {
+			if (rank[i] < br || (rank[i] == br && br != UINT32_MAX)) {
 				br = rank[i];
 				best = i;
 			}
@@ -594,9 +596,14 @@ int tok_bpe_word(struct tok_run *r, const uint8_t *w, size_t n)
 		sym[i].next = i + 1 < ns ? (int32_t)i + 1 : -1;
 	}
 	if (ns >= 2) {
-		if (ns <= SMALL_WORD)
+		int path = tok_bpe_force_path;
+		if (!path)
+			path = ns <= SMALL_WORD				    ? 1
+			       : ns >= BUCKET_WORD && t->merges_monotone ? 3
+									    : 2;
+		if (path == 1 && ns <= SMALL_WORD)
 			merge_small(t, sym, ns);
-		else if (ns >= BUCKET_WORD && t->merges_monotone)
+		else if (path == 3 && t->merges_monotone)
 			rc = merge_buckets(r, ns);
 		else
 			rc = merge_heap(r, ns);

@@ -292,6 +292,10 @@ int tj_arr_next(struct tj *j, bool *first, bool *done);
 
 /* tok_bpe.c: UTF-8 of the byte-level character standing for byte b (1 or 2 bytes). */
 size_t tok_byte_char(uint8_t b, char out[2]);
+/* tok_bpe.c, for tests only: 0 picks the merge loop by word length; 1 small scan
+   (words of up to 48 symbols), 2 heap, 3 rank buckets (monotone merge tables). The
+   three must give the same ids; tests compare them. Not thread-safe to change. */
+extern int tok_bpe_force_path;
 /* tok_bpe.c: encodes one pre-token (bytes in byte-level mode, UTF-8 otherwise). */
 int tok_bpe_word(struct tok_run *r, const uint8_t *w, size_t n);
 void tok_run_free_bpe(struct tok_run *r);

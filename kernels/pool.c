@@ -1,23 +1,33 @@
 /*
  * pool.c — the shared thread pool behind kern_pool_for (see pool.h).
  *
- * Workers are created once and never exit until kern_pool_free. A job is published by
- * bumping `gen` under the mutex; workers spin briefly on it (jobs come in bursts of
- * hundreds per token, so a short spin saves a futex round trip) and then sleep on a
- * condition variable. Ranges are claimed from an atomic counter, so a slow thread never
- * holds up the others. Invariants:
+ * Workers are created once and live until kern_pool_free. A job is split into ranges
+ * that threads claim one at a time; the caller claims too, and returns when every range
+ * has *finished* — not when every worker has seen the job. That matters when the
+ * machine is busy: a worker the scheduler has not run yet simply finds nothing left to
+ * claim later, instead of holding the caller up for a time slice on every kernel call.
+ *
+ * Claiming goes through one 64-bit atomic, `claim` = job generation << 32 | next range.
+ * A worker reads the job's fields after seeing its generation in `claim`, then claims a
+ * range with a compare-and-swap that also checks the generation. The caller rewrites the
+ * fields only after all ranges of the previous job finished, and it publishes the new
+ * generation after writing them, so a successful claim proves the fields it read belong
+ * to the job it claimed from; a stale read always fails its claim.
+ *
+ * Invariants:
  *   - thread 0 is the caller, worker k is thread k; a thread runs one range at a time,
  *     so `thread` is unique among running ranges.
- *   - every worker acknowledges every job (pending -> 0) before the caller returns, so
- *     the job fields are never rewritten while a worker still reads them.
  *   - a kern_pool_for called from inside a task runs inline on that thread instead of
- *     deadlocking; calls from two outside threads are serialised by call_mu, so thread
- *     indices stay unique even then.
+ *     deadlocking; calls from two outside threads are serialised by call_mu.
+ * Idle workers spin briefly (jobs come in bursts of hundreds per token) and then sleep
+ * on a condition variable until the next job.
  */
 #include "kernels/pool.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -37,18 +47,21 @@ struct kern_pool {
 	int nworkers; /* threads besides the caller */
 	pthread_t *tids;
 	pthread_mutex_t mu;
-	pthread_cond_t wake; /* workers wait here for a new gen */
-	pthread_cond_t done; /* the caller waits here for pending == 0 */
-	atomic_uint gen;     /* bumped once per job */
-	atomic_int pending;  /* workers that have not finished the current job */
-	pthread_mutex_t call_mu; /* held by the thread inside kern_pool_for */
+	pthread_cond_t wake;     /* sleeping workers wait here for a new generation */
+	pthread_cond_t done;     /* the caller waits here for the last range */
+	int sleepers;            /* workers waiting on `wake` (under mu) */
+	bool caller_sleeps;      /* the caller waits on `done` (under mu) */
 	int quit;
+	pthread_mutex_t call_mu; /* held by the thread inside kern_pool_for */
 
-	/* the current job, written by the caller before gen is bumped */
-	kern_task_fn fn;
-	void *ctx;
-	size_t n, nranges;
-	atomic_size_t next; /* next range to claim */
+	/* The current job: written by the caller before its generation is published. Atomic
+	   (relaxed) only because a late worker may read them while the next job is written;
+	   its claim then fails and it discards what it read. */
+	_Atomic(kern_task_fn) fn;
+	_Atomic(void *) ctx;
+	atomic_size_t n, nranges;
+	_Atomic uint64_t claim;    /* generation << 32 | next range index */
+	atomic_size_t finished;    /* ranges of the current job that have run */
 };
 
 struct worker_arg {
@@ -59,21 +72,42 @@ struct worker_arg {
 /* Thread index while running a task, -1 outside; detects nested calls. */
 static _Thread_local int tls_thread = -1;
 
-static void run_ranges(struct kern_pool *p, int thread)
+static void run_range(struct kern_pool *p, kern_task_fn fn, void *ctx, size_t n, size_t nr,
+		      size_t k, int thread)
 {
-	size_t n = p->n, nr = p->nranges;
+	/* range k is [k*n/nr, (k+1)*n/nr): every range has >= floor(n/nr) >= grain items */
+	size_t b = (size_t)((unsigned __int128)k * n / nr);
+	size_t e = (size_t)((unsigned __int128)(k + 1) * n / nr);
 	tls_thread = thread;
-	for (;;) {
-		size_t k = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-		if (k >= nr)
-			break;
-		/* the first n % nr ranges get one extra item; every range has >= n / nr >= grain */
-		size_t q = n / nr, extra = n % nr;
-		size_t b = k * q + (k < extra ? k : extra);
-		size_t e = b + q + (k < extra);
-		p->fn(p->ctx, b, e, thread);
-	}
+	fn(ctx, b, e, thread);
 	tls_thread = -1;
+	if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == nr) {
+		pthread_mutex_lock(&p->mu);
+		if (p->caller_sleeps)
+			pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Claims and runs ranges of job generation `gen` until none is left. */
+static void work_on(struct kern_pool *p, uint32_t gen, int thread)
+{
+	for (;;) {
+		uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+		if ((uint32_t)(c >> 32) != gen)
+			return;
+		kern_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+		void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+		size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+		size_t nr = atomic_load_explicit(&p->nranges, memory_order_relaxed);
+		size_t k = (size_t)(uint32_t)c;
+		if (k >= nr)
+			return;
+		if (atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			run_range(p, fn, ctx, n, nr, k, thread);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -81,29 +115,26 @@ static void *worker_main(void *arg)
 	struct worker_arg wa = *(struct worker_arg *)arg;
 	struct kern_pool *p = wa.p;
 	free(arg);
-	unsigned seen = 0;
+	uint32_t seen = 0;
 	for (;;) {
-		unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
+		uint32_t g = (uint32_t)(atomic_load_explicit(&p->claim, memory_order_acquire) >> 32);
 		for (int i = 0; i < POOL_SPIN && g == seen; i++) {
 			cpu_relax();
-			g = atomic_load_explicit(&p->gen, memory_order_acquire);
+			g = (uint32_t)(atomic_load_explicit(&p->claim, memory_order_acquire) >> 32);
 		}
 		if (g == seen) {
 			pthread_mutex_lock(&p->mu);
-			while ((g = atomic_load(&p->gen)) == seen && !p->quit)
+			p->sleepers++;
+			while ((g = (uint32_t)(atomic_load(&p->claim) >> 32)) == seen && !p->quit)
 				pthread_cond_wait(&p->wake, &p->mu);
+			p->sleepers--;
 			int quit = p->quit;
 			pthread_mutex_unlock(&p->mu);
 			if (quit)
 				break;
 		}
 		seen = g;
-		run_ranges(p, wa.thread);
-		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-			pthread_mutex_lock(&p->mu);
-			pthread_cond_signal(&p->done);
-			pthread_mutex_unlock(&p->mu);
-		}
+		work_on(p, g, wa.thread);
 	}
 	return NULL;
 }
@@ -125,10 +156,9 @@ struct kern_pool *kern_pool_new(int nthreads)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->done, NULL);
-	atomic_init(&p->gen, 0);
-	atomic_init(&p->pending, 0);
 	pthread_mutex_init(&p->call_mu, NULL);
-	atomic_init(&p->next, 0);
+	atomic_init(&p->claim, 0);
+	atomic_init(&p->finished, 0);
 	for (int k = 1; k < nthreads; k++) {
 		struct worker_arg *wa = malloc(sizeof *wa);
 		if (wa) {
@@ -193,28 +223,31 @@ void kern_pool_for(struct kern_pool *p, size_t n, size_t grain, kern_task_fn fn,
 		return;
 	}
 	pthread_mutex_lock(&p->call_mu);
-	p->fn = fn;
-	p->ctx = ctx;
-	p->n = n;
-	p->nranges = nr;
-	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-	atomic_store_explicit(&p->pending, p->nworkers, memory_order_relaxed);
+	atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+	atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+	atomic_store_explicit(&p->n, n, memory_order_relaxed);
+	atomic_store_explicit(&p->nranges, nr, memory_order_relaxed);
+	atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+	uint32_t gen = (uint32_t)(atomic_load_explicit(&p->claim, memory_order_relaxed) >> 32) + 1;
+	atomic_store_explicit(&p->claim, (uint64_t)gen << 32, memory_order_release);
 	pthread_mutex_lock(&p->mu);
-	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-	pthread_cond_broadcast(&p->wake);
+	if (p->sleepers)
+		pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 
-	run_ranges(p, 0);
+	work_on(p, gen, 0);
 
 	for (int i = 0; i < POOL_SPIN; i++) {
-		if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+		if (atomic_load_explicit(&p->finished, memory_order_acquire) == nr)
 			break;
 		cpu_relax();
 	}
-	if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+	if (atomic_load_explicit(&p->finished, memory_order_acquire) != nr) {
 		pthread_mutex_lock(&p->mu);
-		while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
+		p->caller_sleeps = true;
+		while (atomic_load_explicit(&p->finished, memory_order_acquire) != nr)
 			pthread_cond_wait(&p->done, &p->mu);
+		p->caller_sleeps = false;
 		pthread_mutex_unlock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->call_mu);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/tok_internal.h" /* tok_bpe_force_path */
 #include "engine/tokenizer.h"
 #include "tests/check.h"
 
@@ -673,6 +674,106 @@ static void test_other_pretokenizers(void)
 	}
 }
 
+
+/* The three merge loops (small scan, heap, rank buckets) must agree exactly. */
+static bool paths_agree(const struct tok *t, const char *s, size_t n, const char *what)
+{
+	struct tok_ids a = {0}, b = {0};
+	struct err e = {0};
+	bool ok = true;
+	int base = n <= 48 ? 1 : 2, other = n <= 48 ? 2 : 3;
+	tok_bpe_force_path = base;
+	ok = tok_encode(t, s, n, false, &a, &e) == 0;
+	tok_bpe_force_path = other;
+	ok = ok && tok_encode(t, s, n, false, &b, &e) == 0;
+	tok_bpe_force_path = 0;
+	ok = ok && a.n == b.n && !memcmp(a.v, b.v, a.n * sizeof *a.v);
+	CHECK(ok, "%s (%zu bytes): path %d gives %zu ids, path %d gives %zu", what, n, base, a.n,
+	      other, b.n);
+	tok_ids_free(&a);
+	tok_ids_free(&b);
+	return ok;
+}
+
+static uint32_t lcg(uint32_t *r)
+{
+	*r = *r * 1664525u + 1013904223u;
+	return *r >> 8;
+}
+
+static void test_merge_paths_agree(void)
+{
+	/* a consistent random merge table over {a,b,c}: each merge joins two existing
+	   tokens, so it is monotone and the bucket path applies */
+	char json[65536];
+	char toks[400][16];
+	size_t nt = 3, k = 0;
+	strcpy(toks[0], "a");
+	strcpy(toks[1], "b");
+	strcpy(toks[2], "c");
+	char merges[32768];
+	size_t mk_ = 0;
+	uint32_t r = 42;
+	for (int tries = 0; nt < 300 && tries < 100000; tries++) {
+		size_t u = lcg(&r) % nt, v = lcg(&r) % nt;
+		if (strlen(toks[u]) + strlen(toks[v]) > 12)
+			continue;
+		char cat[32];
+		snprintf(cat, sizeof cat, "%s%s", toks[u], toks[v]);
+		bool dup = false;
+		for (size_t i = 0; i < nt && !dup; i++)
+			dup = !strcmp(toks[i], cat);
+		if (dup)
+			continue;
+		strcpy(toks[nt++], cat);
+		mk_ += (size_t)snprintf(merges + mk_, sizeof merges - mk_, "%s'%s %s'", mk_ ? "," : "",
+					toks[u], toks[v]);
+	}
+	k = (size_t)snprintf(json, sizeof json, "{'model':{'type':'BPE','vocab':{");
+	for (size_t i = 0; i < nt; i++)
+		k += (size_t)snprintf(json + k, sizeof json - k, "%s'%s':%zu", i ? "," : "", toks[i], i);
+	snprintf(json + k, sizeof json - k, "},'merges':[%s]}}", merges);
+	struct err e = {0};
+	struct tok *t = mk(json, &e);
+	CHECK(t, "%s", e.msg);
+	if (!t)
+		return;
+	CHECK(t->merges_monotone, "random table should be monotone");
+	char *w = malloc(9000);
+	int bad = 0;
+	for (int i = 0; i < 300 && bad < 3; i++) {
+		size_t n = i < 200 ? 2 + lcg(&r) % 47 : 4096 + lcg(&r) % 4000;
+		for (size_t j = 0; j < n; j++)
+			w[j] = "abc"[lcg(&r) % (i % 3 == 0 ? 2 : 3)];
+		bad += !paths_agree(t, w, n, "random abc word");
+	}
+	tok_free(t);
+	/* DeepSeek: long letter, CJK and space runs are single pre-tokens */
+	char *tp = fixture_path("tokenizer/deepseek-v3/tokenizer.json");
+	if (tp && tok_load(tp, &t, &e) == 0) {
+		static const char *const cjk[] = {"你", "好", "世", "界", "的", "是", "一", "人"};
+		for (int i = 0; i < 60 && bad < 6; i++) {
+			size_t n = 0, want = i < 30 ? 2 + lcg(&r) % 46 : 4100 + lcg(&r) % 3000;
+			while (n < want) {
+				if (i % 3 == 0) {
+					w[n++] = "etaoinshrdlu"[lcg(&r) % 12];
+				} else if (i % 3 == 1 && n + 3 <= want) {
+					memcpy(w + n, cjk[lcg(&r) % 8], 3);
+					n += 3;
+				} else if (i % 3 == 1) {
+					break;
+				} else {
+					w[n++] = " \t"[lcg(&r) % 8 == 0];
+				}
+			}
+			bad += !paths_agree(t, w, n, i % 3 == 0 ? "letters" : i % 3 == 1 ? "CJK" : "spaces");
+		}
+		tok_free(t);
+	}
+	free(tp);
+	free(w);
+}
+
 int main(void)
 {
 	RUN(test_golden_plain);
@@ -680,6 +781,7 @@ int main(void)
 	RUN(test_deepseek_lookups);
 	RUN(test_split_behaviors);
 	RUN(test_merge_forms);
+	RUN(test_merge_paths_agree);
 	RUN(test_bytelevel_prefix_space);
 	RUN(test_added_tokens);
 	RUN(test_normalizers);

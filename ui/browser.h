@@ -27,7 +27,7 @@ struct ui_browser {
 	size_t nhits;
 	size_t sel, top;
 	int64_t confirm_cid;             /* asking whether to delete this one */
-	char msg[256];
+	char msg[1024];
 };
 
 enum ui_browser_result {

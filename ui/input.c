@@ -255,11 +255,6 @@ bool ui_input_empty(struct ui_input *in)
 	return li->lastchar == li->buffer;
 }
 
-void ui_input_resized(struct ui_input *in)
-{
-	el_resize(in->el);
-}
-
 /* Columns of character c drawn at column col (tabs reach the next multiple of 4 of the
    text area; unprintable ones are drawn as one U+FFFD). */
 static int cell_cols(wchar_t c, int col)

@@ -57,7 +57,4 @@ int ui_input_rows(struct ui_input *in, int width);
 void ui_input_draw(struct ui_input *in, void *win, int y0, int height, int width,
 		   unsigned long prompt_attr, unsigned long text_attr, int *cy, int *cx);
 
-/* libedit's view of the terminal width changed (keeps its internal state sane). */
-void ui_input_resized(struct ui_input *in);
-
 #endif

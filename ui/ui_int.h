@@ -1,7 +1,7 @@
 /*
  * ui_int.h — the TUI's state, shared by its files: ui.c (setup, event loop, keys),
  * screen.c (windows and drawing), turns.c (questions, streaming, loading past
- * conversations) and commands.c (slash commands). Nothing outside ui/ includes it.
+ * conversations) and slash_exec.c (slash commands). Nothing outside ui/ includes it.
  *
  * Threading: all of this belongs to the UI thread. The chat is lent to the worker while
  * `generating` (see worker.h) and must not be touched then, except to stop it.
@@ -103,7 +103,7 @@ int ui_turn_load(struct ui *u, int64_t cid, struct err *e);
 void ui_turn_clear(struct ui *u);
 void ui_turn_fold(struct ui *u);
 
-/* commands.c: a submitted line that is a slash command; returns 1 when handled. */
+/* slash_exec.c: a submitted line that is a slash command; returns 1 when handled. */
 int ui_command(struct ui *u, const char *line, size_t len);
 
 #endif

@@ -168,7 +168,7 @@ def cmp_trace(a, b, larger):
 
 def _digits_pair(rng, maxd):
     """Operand lengths, biased to the longer cases (they need the most practice)."""
-    w = [1, 2, 3, 4, 4, 4][:maxd]
+    w = [1, 2, 3, 4, 3, 2][:maxd]
     da = rng.choices(range(1, maxd + 1), weights=w)[0]
     db = rng.choices(range(1, maxd + 1), weights=w)[0]
     return da, db

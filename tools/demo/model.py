@@ -317,12 +317,16 @@ class MTPBlock(Block):
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.shared_head = SharedHead(cfg)
 
-    def mtp(self, h, next_ids, cos, sin, scale):
-        """h [B,T,D] main final normed hidden, next_ids [B,T] = token i+1 -> logits for i+2."""
+    def mtp_hidden(self, h, next_ids, cos, sin, scale):
+        """h [B,T,D] main final normed hidden, next_ids [B,T] = token i+1 -> normed hidden
+        whose shared_head.head gives the logits for token i+2."""
         e = self.enorm(self.embed_tokens(next_ids))
         x = self.eh_proj(torch.cat([e, self.hnorm(h)], dim=-1))
         x = Block.forward(self, x, cos, sin, scale)
-        return self.shared_head.head(self.shared_head.norm(x))
+        return self.shared_head.norm(x)
+
+    def mtp(self, h, next_ids, cos, sin, scale):
+        return self.shared_head.head(self.mtp_hidden(h, next_ids, cos, sin, scale))
 
 
 class Inner(nn.Module):
@@ -353,14 +357,18 @@ class DeepseekV3(nn.Module):
     def moe_layers(self):
         return [m for m in self.modules() if isinstance(m, MoE)]
 
-    def forward(self, ids, want_hidden=False):
-        """ids [B,T] -> logits [B,T,V] (and the final normed hidden [B,T,D])."""
+    def hidden(self, ids):
+        """ids [B,T] -> the final normed hidden state [B,T,D]."""
         T = ids.shape[1]
         x = self.model.embed_tokens(ids)
         cos, sin, sc = self.rope(T, x.dtype)
         for layer in self.model.layers[:self.cfg.num_hidden_layers]:
             x = layer(x, cos, sin, sc)
-        h = self.model.norm(x)
+        return self.model.norm(x)
+
+    def forward(self, ids, want_hidden=False):
+        """ids [B,T] -> logits [B,T,V] (and the final normed hidden [B,T,D])."""
+        h = self.hidden(ids)
         logits = self.lm_head(h)
         return (logits, h) if want_hidden else logits
 

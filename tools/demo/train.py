@@ -42,7 +42,8 @@ def demo_config(vocab, args):
         num_nextn_predict_layers=1, num_attention_heads=args.heads,
         num_key_value_heads=args.heads, n_shared_experts=1, n_routed_experts=args.experts,
         routed_scaling_factor=1.0, kv_lora_rank=args.kv_lora, q_lora_rank=args.q_lora,
-        qk_rope_head_dim=16, v_head_dim=32, qk_nope_head_dim=32, topk_method="noaux_tc",
+        qk_rope_head_dim=args.rope_dim, v_head_dim=args.v_dim, qk_nope_head_dim=args.nope_dim,
+        topk_method="noaux_tc",
         n_group=args.groups, topk_group=args.topk_groups, num_experts_per_tok=args.topk,
         moe_layer_freq=1, first_k_dense_replace=1, norm_topk_prob=True,
         scoring_func="sigmoid", hidden_act="silu", max_position_embeddings=2048,
@@ -110,8 +111,13 @@ def main():
     ap.add_argument("--gamma", type=float, default=1e-3, help="bias update speed")
     ap.add_argument("--multi-turn", type=float, default=0.08)
     ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--nope-dim", type=int, default=16)
+    ap.add_argument("--rope-dim", type=int, default=16)
+    ap.add_argument("--v-dim", type=int, default=16)
+    ap.add_argument("--mtp-rows", type=int, default=2,
+                    help="MTP loss on every Nth sequence of a batch (saves compute)")
     ap.add_argument("--q-lora", type=int, default=96)
     ap.add_argument("--kv-lora", type=int, default=64)
     ap.add_argument("--dense-inter", type=int, default=384)
@@ -171,16 +177,16 @@ def main():
         lam = 0.3 if step < 0.7 * args.steps else 0.1
         pos = torch.arange(T)
         real = ids != tk.pad
+        rows = torch.arange(0, B, args.mtp_rows)
         for m in moes:
-            m.valid = real[:, :-1] if m is not mtp.mlp else real[:, 1:-1]
-        inp = ids[:, :-1]
-        logits, h = model(inp, want_hidden=True)
-        tgt = ids[:, 1:]
+            m.valid = real[:, :-1] if m is not mtp.mlp else real[rows, 1:-1]
+        # the output head only where the loss is taken (the prompt needs no logits)
+        h = model.hidden(ids[:, :-1])
         mask = (pos[1:][None, :] >= start[:, None]) & real[:, 1:]
-        loss = F.cross_entropy(logits[mask], tgt[mask])
-        mlog = model.mtp_logits(h[:, :-1], ids[:, 1:-1])
-        mmask = (pos[2:][None, :] >= start[:, None]) & real[:, 2:]
-        mloss = F.cross_entropy(mlog[mmask], ids[:, 2:][mmask])
+        loss = F.cross_entropy(model.lm_head(h[mask]), ids[:, 1:][mask])
+        mh = mtp.mtp_hidden(h[rows, :-1], ids[rows, 1:-1], *model.rope(T - 2, h.dtype))
+        mmask = (pos[2:][None, :] >= start[rows, None]) & real[rows, 2:]
+        mloss = F.cross_entropy(mtp.shared_head.head(mh[mmask]), ids[rows, 2:][mmask])
         total = loss + lam * mloss
         opt.zero_grad(set_to_none=True)
         total.backward()
