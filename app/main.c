@@ -9,6 +9,7 @@
 #include "app/commands.h"
 #include "app/options.h"
 #include "app/pipe.h"
+#include "ui/ui.h"
 
 /* Exit statuses, documented in man/ponder.1. */
 enum {
@@ -49,8 +50,12 @@ static int chat_main(int argc, char **argv)
 		app_opts_release(&o);
 		return EXIT_OK;
 	}
+	/* The interface needs a terminal on both sides and no prompt given; anything else is
+	   pipe mode, so a redirected stdout never gets a screen of escape codes. */
+	bool tui = !o.prompt && !o.batch && o.output == OUTPUT_TEXT && isatty(STDIN_FILENO) &&
+		   isatty(STDOUT_FILENO);
 	if (!rc)
-		rc = app_pipe_run(&o, &e);
+		rc = tui ? ui_run(&o, &e) : app_pipe_run(&o, &e);
 	if (rc && rc != ERR_INTERRUPTED)
 		fprintf(stderr, "ponder: %s\n", e.msg);
 	else if (rc)

@@ -352,7 +352,7 @@ static void merge_small(const struct tok *t, struct tok_sym *sym, size_t ns)
 		int32_t best = -1;
 		uint32_t br = UINT32_MAX;
 		for (int32_t i = 0; i >= 0; i = sym[i].next)
-			if (rank[i] < br || (rank[i] == br && br != UINT32_MAX)) {
+			if (rank[i] < br) {
 				br = rank[i];
 				best = i;
 			}

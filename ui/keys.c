@@ -13,9 +13,10 @@
 const struct ui_key ui_keys[] = {
 	{'\r', UI_CTX_INPUT, UI_ACT_SEND, "Enter", "send the question (or /command)"},
 	{FN(KEY_ENTER), UI_CTX_INPUT, UI_ACT_SEND, NULL, NULL},
-	{ALT('\r'), UI_CTX_INPUT, UI_ACT_NEWLINE, "Alt-Enter", "new line in the question "
-	 "(pasted newlines are kept)"},
+	{ALT('\r'), UI_CTX_INPUT, UI_ACT_NEWLINE, "Alt-Enter/Ctrl-J", "new line in the "
+	 "question (pasted newlines are kept)"},
 	{ALT('\n'), UI_CTX_INPUT, UI_ACT_NEWLINE, NULL, NULL},
+	{'\n', UI_CTX_INPUT, UI_ACT_NEWLINE, NULL, NULL},
 	{'\t', UI_CTX_ALL, UI_ACT_FOCUS, "Tab", "focus: input, answer pane, reasoning pane"},
 	{FN(KEY_PPAGE), UI_CTX_ALL, UI_ACT_PAGE_UP, "PgUp/PgDn", "scroll the focused pane "
 	 "(the answer pane while typing)"},
@@ -46,8 +47,17 @@ const struct ui_key ui_keys[] = {
 	{0, UI_CTX_DOC, UI_ACT_EDIT, "Ctrl-K/Ctrl-U", "delete to end of line / whole line"},
 	{0, UI_CTX_DOC, UI_ACT_EDIT, "Ctrl-W/Ctrl-Y", "delete previous word / paste it back"},
 	{0, UI_CTX_DOC, UI_ACT_EDIT, "Ctrl-R", "search the input history"},
-	{0, UI_CTX_DOC, UI_ACT_EDIT, "/help", "commands: /new /open ID /export md|json [PATH] "
-	 "/set KEY VALUE /think on|off /mtp off|N /theme NAME /info /quit"},
+	{0, UI_CTX_DOC, UI_ACT_EDIT, "/new /open ID", "new conversation / open saved conversation "
+	 "ID"},
+	{0, UI_CTX_DOC, UI_ACT_EDIT, "/export md|json", "write this conversation to a file "
+	 "(/export md PATH)"},
+	{0, UI_CTX_DOC, UI_ACT_EDIT, "/set KEY VALUE", "temperature, top_p, top_k, min_p, seed, "
+	 "max_tokens"},
+	{0, UI_CTX_DOC, UI_ACT_EDIT, "/think on|off", "reasoning on or off (/mtp off|N: see "
+	 "docs)"},
+	{0, UI_CTX_DOC, UI_ACT_EDIT, "/theme NAME", "default-dark, light, solarized-dark, "
+	 "high-contrast, monochrome"},
+	{0, UI_CTX_DOC, UI_ACT_EDIT, "/info /quit", "model, settings and history file / quit"},
 	{0, 0, UI_ACT_NONE, NULL, NULL},
 };
 

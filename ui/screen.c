@@ -96,7 +96,7 @@ static void pane_title(struct ui *u, int which, char *buf, size_t size, double n
 			ui_reasoning_header(b, now, h, sizeof h);
 			PUT(" \xc2\xb7 %s", h + 4); /* without the fold arrow */
 			if (b->folded)
-				PUT(" \xc2\xb7 folded (Ctrl-T)");
+				PUT(" \xc2\xb7 folded");
 		}
 	} else {
 		PUT(" Answer");
