@@ -82,7 +82,7 @@ static void resolve_params(struct app_chat *c)
 	p->sample.top_p = (float)(o->top_p >= 0 ? o->top_p : DEFAULT_TOP_P);
 	p->sample.min_p = (float)(o->min_p >= 0 ? o->min_p : 0);
 	p->sample.top_k = o->top_k;
-	p->sample.seed = o->seed_set ? o->seed : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	p->sample.seed = o->seed;
 	p->max_tokens = o->max_tokens;
 	p->think_off = o->think_off;
 }
@@ -262,6 +262,15 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	struct err he = {0};
 	c->stop = 0;
 	c->reasoning.len = c->answer.len = 0;
+	/* Without --seed every reply draws a fresh seed; it is stored with the reply, so any
+	   reply can be reproduced with --seed. */
+	if (!c->opts->seed_set) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		c->params.sample.seed = ((uint64_t)t.tv_sec * 1000000007u) ^ (uint64_t)t.tv_nsec ^
+					(uint64_t)getpid() << 40;
+		c->params.sample.seed &= INT64_MAX; /* --seed takes a signed 64-bit number */
+	}
 	if (text_append(&c->reasoning, "", 0) || text_append(&c->answer, "", 0))
 		return err_set(e, ERR_NOMEM, "out of memory");
 	if (push_turn(c, CHAT_USER, text, len))

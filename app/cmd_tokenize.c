@@ -188,7 +188,8 @@ out:
 	return rc;
 }
 
-/* {"ids": [...]} or [...] through jansson; anything else as a list of numbers. */
+/* {"ids": [...]} or [...] through jansson; anything else as a list of numbers.
+   Unreadable input is a usage error (exit 2), not a model error. */
 static int parse_id_text(const char *s, size_t n, struct tok_ids *ids, struct err *e)
 {
 	size_t i = 0;
@@ -198,19 +199,19 @@ static int parse_id_text(const char *s, size_t n, struct tok_ids *ids, struct er
 		json_error_t je;
 		json_t *root = json_loadb(s, n, 0, &je);
 		if (!root)
-			return err_set(e, ERR_FORMAT, "stdin: malformed JSON at line %d: %s", je.line,
+			return err_set(e, ERR_USAGE, "stdin: malformed JSON at line %d: %s", je.line,
 				       je.text);
 		json_t *arr = json_is_object(root) ? json_object_get(root, "ids") : root;
 		if (!json_is_array(arr)) {
 			json_decref(root);
-			return err_set(e, ERR_FORMAT, "stdin: expected {\"ids\": [...]} or an array of ids");
+			return err_set(e, ERR_USAGE, "stdin: expected {\"ids\": [...]} or an array of ids");
 		}
 		int rc = 0;
 		for (size_t k = 0; !rc && k < json_array_size(arr); k++) {
 			json_t *v = json_array_get(arr, k);
 			json_int_t x = json_integer_value(v);
 			if (!json_is_integer(v) || x < 0 || x > INT32_MAX)
-				rc = err_set(e, ERR_FORMAT, "stdin: ids[%zu] is not a token id", k);
+				rc = err_set(e, ERR_USAGE, "stdin: ids[%zu] is not a token id", k);
 			else
 				rc = tok_ids_push(ids, (int32_t)x, e);
 		}
@@ -224,7 +225,7 @@ static int parse_id_text(const char *s, size_t n, struct tok_ids *ids, struct er
 			continue;
 		}
 		if (c < '0' || c > '9')
-			return err_set(e, ERR_FORMAT,
+			return err_set(e, ERR_USAGE,
 				       "stdin: unexpected '%c' at byte %zu; expected token ids separated "
 				       "by spaces or commas, or {\"ids\": [...]}",
 				       c >= 0x20 && c < 0x7F ? c : '?', i);
@@ -232,7 +233,7 @@ static int parse_id_text(const char *s, size_t n, struct tok_ids *ids, struct er
 		while (i < n && s[i] >= '0' && s[i] <= '9') {
 			x = x * 10 + (s[i++] - '0');
 			if (x > INT32_MAX)
-				return err_set(e, ERR_FORMAT, "stdin: token id at byte %zu is too large", i);
+				return err_set(e, ERR_USAGE, "stdin: token id at byte %zu is too large", i);
 		}
 		int rc = tok_ids_push(ids, (int32_t)x, e);
 		if (rc)

@@ -578,6 +578,21 @@ int tok_bpe_word(struct tok_run *r, const uint8_t *w, size_t n)
 		if (id >= 0)
 			return tok_ids_push(r->out, id, r->e);
 	}
+	struct tok_wc_ent *ce = NULL;
+	uint32_t tag = 0;
+	if (n <= TOK_WC_KEY && r->th && r->th->wc && !tok_bpe_force_path) {
+		uint64_t h = tok_hash(w, n);
+		tag = (uint32_t)(h >> 32);
+		ce = &r->th->wc[h & (TOK_WC_SIZE - 1)];
+		if (ce->serial == t->serial && ce->hash == tag && ce->len == n &&
+		    !memcmp(ce->key, w, n)) {
+			for (size_t i = 0; i < ce->nids; i++)
+				if ((rc = tok_ids_push(r->out, ce->ids[i], r->e)))
+					return rc;
+			return 0;
+		}
+	}
+	size_t n0 = r->out->n;
 	size_t ns = n;
 	if ((rc = sym_reserve(r, n)))
 		return rc;
@@ -616,6 +631,14 @@ int tok_bpe_word(struct tok_run *r, const uint8_t *w, size_t n)
 							  sizeof *out->v, r->e)))
 			return rc;
 		out->v[out->n++] = sym[i].id;
+	}
+	if (ce && out->n - n0 <= TOK_WC_IDS) {
+		ce->serial = t->serial;
+		ce->hash = tag;
+		ce->len = (uint8_t)n;
+		ce->nids = (uint8_t)(out->n - n0);
+		memcpy(ce->key, w, n);
+		memcpy(ce->ids, out->v + n0, ce->nids * sizeof *ce->ids);
 	}
 	return 0;
 }

@@ -5,7 +5,7 @@
  *   tok_bpe.c     hash maps and the BPE merge loop
  *   tok_pretok.c  normalizers, regex splits, pre-tokenizer pipeline
  *   tok_added.c   added tokens: trie, lstrip / rstrip / single_word
- *   tokenizer.c   the public API (encode orchestration, decode)
+ *   tokenizer.c   the public API (encode orchestration, decode), per-thread state
  *
  * Invariants of a loaded struct tok (tok_load.c establishes them, everything else relies
  * on them):
@@ -13,8 +13,9 @@
  *     string; no two model-vocab strings share an id and no string appears twice;
  *   - every merge names two vocab ids and its result is the vocab id of the
  *     concatenated string, so a pair of ids determines its rank and result;
- *   - struct tok is read-only after loading: encoding keeps all its scratch in a
- *     struct tok_run on the caller's stack/heap, so one tok may serve many threads.
+ *   - struct tok is read-only after loading: encoding keeps its scratch in a struct
+ *     tok_run for the call and a struct tok_thread per thread (regex match resources,
+ *     word cache), so one tok may serve many threads.
  */
 #ifndef PONDER_ENG_TOK_INTERNAL_H
 #define PONDER_ENG_TOK_INTERNAL_H
@@ -193,6 +194,7 @@ struct tok {
 	struct tok_trie trie_raw, trie_norm; /* normalized == false / true */
 
 	uint8_t decoder; /* enum tok_decoder */
+	uint64_t serial; /* unique per loaded tokenizer in this process (word cache key) */
 };
 
 enum {
@@ -201,12 +203,35 @@ enum {
 	TOK_F_SPECIAL = 4, /* an added token marked special */
 };
 
+/* ---- per-thread state (tokenizer.c) ------------------------------------------- */
+
+/* Word cache: pre-tokens of up to TOK_WC_KEY bytes and their ids (at most TOK_WC_IDS),
+   direct-mapped, one cache line an entry. Entries name the tokenizer by its serial, so
+   a freed tokenizer's entries never match a new one. Text repeats words, and a hit
+   skips BPE's random probes of the merge table. */
+#define TOK_WC_KEY 24
+#define TOK_WC_IDS 6
+#define TOK_WC_SIZE 4096
+struct tok_wc_ent {
+	uint64_t serial; /* 0: empty */
+	uint32_t hash;
+	uint8_t len, nids;
+	char key[TOK_WC_KEY];
+	int32_t ids[TOK_WC_IDS];
+};
+
+struct tok_thread {
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+	struct tok_wc_ent *wc; /* TOK_WC_SIZE entries, NULL if it could not be allocated */
+};
+
 /* ---- per-call scratch ---------------------------------------------------------- */
 
 struct tok_sym {
 	int32_t id; /* -1: merged into its left neighbour */
 	int32_t prev, next;
-	uint32_t rank; /* small path: rank of the pair starting here, UINT32_MAX none */
 };
 
 struct tok_seg {
@@ -221,19 +246,12 @@ struct tok_level {
 	size_t cap_buf;
 };
 
-/* Word cache: recent words -> their ids, local to one tok_encode call. */
-struct tok_cache_ent {
-	uint64_t hash;
-	uint32_t key_off, key_len; /* into cache pool */
-	uint32_t ids_off, ids_n;   /* into cache id pool */
-};
-
 struct tok_run {
 	const struct tok *t;
 	struct tok_ids *out;
 	struct err *e;
-	struct tok_rx *rx; /* per-thread pcre2 match resources (tok_pretok.c) */
-	bool rx_owned;     /* freed by this call (no thread cache available) */
+	struct tok_thread *th; /* this thread's regex resources and word cache */
+	bool th_owned;         /* no thread-specific storage: freed by this call */
 	struct tok_sym *sym;
 	size_t cap_sym;
 	uint64_t *heap;
@@ -252,14 +270,6 @@ struct tok_run {
 	struct tok_level lv[TOK_MAX_STEPS + 1];
 	char *nbuf; /* normalizer output (utf8proc) */
 	bool special; /* parse_special of this call */
-	/* word cache */
-	struct tok_cache_ent *cache;
-	uint32_t cache_mask, cache_n;
-	char *cache_keys;
-	size_t cache_keys_len, cache_keys_cap;
-	int32_t *cache_ids;
-	size_t cache_ids_len, cache_ids_cap;
-	bool cache_on;
 };
 
 /* tokenizer.c: grows *p (cap elements of elem bytes) to hold at least need. */
@@ -310,8 +320,9 @@ int tok_normalize(struct tok_run *r, const char *s, size_t n, const char **out, 
 /* Same for load time (added-token contents); malloc'd result. */
 int tok_normalize_alloc(const struct tok *t, const char *s, size_t n, char **out, size_t *on,
 			struct err *e);
-int tok_run_init_regex(struct tok_run *r);
 void tok_run_free_pretok(struct tok_run *r);
+int tok_thread_init_regex(struct tok_thread *th); /* 0 or ERR_NOMEM */
+void tok_thread_free_regex(struct tok_thread *th);
 
 /* tok_added.c */
 int tok_trie_add(struct tok_trie *tr, const char *s, size_t n, int32_t idx, struct err *e);

@@ -325,11 +325,21 @@ static int parse_model(struct loader *L, struct tj *jp)
 			L->vocab.present = true;
 			rc = parse_vocab(L, &j);
 		} else if (key_is(k, kn, "merges")) {
+			if (L->merges.present) {
+				rc = tj_fail(&j, "model.merges appears twice");
+				break;
+			}
 			const char *start = j.p;
 			if (L->vocab.present) {
 				rc = parse_merges(L, &j);
-				merges_done = true;
-			} else {
+				merges_done = rc == 0;
+			}
+			if (!merges_done) {
+				/* no vocab yet, or a failure that a continuing_subword_prefix later
+				   in the object may explain: read them again at the end */
+				err_clear(L->e);
+				tok_pmap_free(&t->merges);
+				j.p = start;
 				rc = tj_skip(&j);
 			}
 			L->merges = (struct span){start, (size_t)(j.p - start), true};
@@ -1106,6 +1116,8 @@ int tok_parse(const char *json, size_t len, const char *label, struct tok **out,
 	struct tok *t = calloc(1, sizeof *t);
 	if (!t)
 		return err_set(e, ERR_NOMEM, "tokenizer: out of memory");
+	static uint64_t serials;
+	t->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	t->unk_id = -1;
 	t->trie_raw.empty = t->trie_norm.empty = true;
 	t->label = strdup(label ? label : "tokenizer.json");

@@ -12,7 +12,8 @@
  *
  * Limits: every pcre2_match call runs under a match limit, a depth limit and a heap
  * limit, with JIT code when available and a JIT stack of at most 8 MiB (one per thread,
- * reused), so a pathological pattern or input ends in an ERR_RANGE error naming the
+ * kept in struct tok_thread: creating and unmapping one per call would cost more than
+ * encoding a short message), so a pathological pattern or input ends in an ERR_RANGE error naming the
  * pre-tokenizer, not a hang.
  *
  * Pipeline. Steps (a flattened Sequence) apply to every piece the previous step made,
@@ -26,7 +27,6 @@
  * Input to this file is always valid UTF-8 (tokenizer.c cuts invalid bytes out first),
  * which is why pcre2_match runs with PCRE2_NO_UTF_CHECK.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,79 +110,8 @@ int tok_regex_compile(const char *pattern, size_t len, bool literal, const char 
 	return 0;
 }
 
-/* pcre2 match data, match context (limits) and JIT stack are kept per thread: creating
-   and unmapping a JIT stack on every tok_encode call costs more than encoding a short
-   message. They hold no state between matches. */
-struct tok_rx {
-	pcre2_match_data *md;
-	pcre2_match_context *mctx;
-	pcre2_jit_stack *jit;
-};
-
-static pthread_key_t rx_key;
-static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
-static bool rx_key_ok;
-
-static void rx_free(void *p)
-{
-	struct tok_rx *x = p;
-	if (!x)
-		return;
-	pcre2_match_data_free(x->md);
-	pcre2_match_context_free(x->mctx);
-	pcre2_jit_stack_free(x->jit);
-	free(x);
-}
-
-static void rx_key_init(void)
-{
-	rx_key_ok = pthread_key_create(&rx_key, rx_free) == 0;
-}
-
-static struct tok_rx *rx_new(void)
-{
-	struct tok_rx *x = calloc(1, sizeof *x);
-	if (!x)
-		return NULL;
-	x->md = pcre2_match_data_create(1, NULL);
-	x->mctx = pcre2_match_context_create(NULL);
-	if (!x->md || !x->mctx) {
-		rx_free(x);
-		return NULL;
-	}
-	pcre2_set_match_limit(x->mctx, MATCH_LIMIT);
-	pcre2_set_depth_limit(x->mctx, DEPTH_LIMIT);
-	pcre2_set_heap_limit(x->mctx, HEAP_LIMIT_KIB);
-	x->jit = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
-	if (x->jit)
-		pcre2_jit_stack_assign(x->mctx, NULL, x->jit);
-	return x;
-}
-
-int tok_run_init_regex(struct tok_run *r)
-{
-	if (r->rx)
-		return 0;
-	pthread_once(&rx_once, rx_key_init);
-	struct tok_rx *x = rx_key_ok ? pthread_getspecific(rx_key) : NULL;
-	if (!x) {
-		x = rx_new();
-		if (!x)
-			return err_set(r->e, ERR_NOMEM, "tokenizer: out of memory for regex matching");
-		if (!rx_key_ok || pthread_setspecific(rx_key, x)) {
-			r->rx_owned = true; /* no thread cache: this call frees it */
-		}
-	}
-	r->rx = x;
-	return 0;
-}
-
 void tok_run_free_pretok(struct tok_run *r)
 {
-	if (r->rx_owned)
-		rx_free(r->rx);
-	r->rx = NULL;
-	r->rx_owned = false;
 	for (size_t i = 0; i <= TOK_MAX_STEPS; i++) {
 		free(r->lv[i].seg);
 		free(r->lv[i].buf);
@@ -190,6 +119,34 @@ void tok_run_free_pretok(struct tok_run *r)
 	memset(r->lv, 0, sizeof r->lv);
 	free(r->nbuf);
 	r->nbuf = NULL;
+}
+
+/* The pcre2 match data, limits and JIT stack of this thread (tokenizer.c keeps them). */
+int tok_thread_init_regex(struct tok_thread *th)
+{
+	if (th->md)
+		return 0;
+	th->md = pcre2_match_data_create(1, NULL);
+	th->mctx = pcre2_match_context_create(NULL);
+	if (!th->md || !th->mctx)
+		return ERR_NOMEM;
+	pcre2_set_match_limit(th->mctx, MATCH_LIMIT);
+	pcre2_set_depth_limit(th->mctx, DEPTH_LIMIT);
+	pcre2_set_heap_limit(th->mctx, HEAP_LIMIT_KIB);
+	th->jit = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
+	if (th->jit)
+		pcre2_jit_stack_assign(th->mctx, NULL, th->jit);
+	return 0;
+}
+
+void tok_thread_free_regex(struct tok_thread *th)
+{
+	pcre2_match_data_free(th->md);
+	pcre2_match_context_free(th->mctx);
+	pcre2_jit_stack_free(th->jit);
+	th->md = NULL;
+	th->mctx = NULL;
+	th->jit = NULL;
 }
 
 static int seg_push(struct tok_run *r, struct tok_level *lv, size_t a, size_t b, bool m)
@@ -223,22 +180,22 @@ static int match_error(struct tok_run *r, const struct tok_step *st, int rc)
 static int find_segments(struct tok_run *r, const struct tok_step *st, struct tok_level *lv,
 			 const char *s, size_t n)
 {
-	int rc = tok_run_init_regex(r);
-	if (rc)
-		return rc;
+	int rc;
+	if (tok_thread_init_regex(r->th))
+		return err_set(r->e, ERR_NOMEM, "tokenizer: out of memory for regex matching");
 	lv->n_seg = 0;
-	pcre2_match_data *md = r->rx->md;
+	pcre2_match_data *md = r->th->md;
 	/* A linear scan of a long piece (\s*[\r\n]+ over 10 MB of spaces) takes one step
 	   per byte, so the limit grows with the piece; exponential backtracking still hits
 	   it within a few multiples of the length. */
 	uint64_t limit = (uint64_t)n * 8;
-	pcre2_set_match_limit(r->rx->mctx, limit > MATCH_LIMIT ? (uint32_t)(limit < UINT32_MAX ? limit : UINT32_MAX) : MATCH_LIMIT);
+	pcre2_set_match_limit(r->th->mctx, limit > MATCH_LIMIT ? (uint32_t)(limit < UINT32_MAX ? limit : UINT32_MAX) : MATCH_LIMIT);
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	size_t pos = 0, prev = 0, last_end = 0;
 	bool have_last = false;
 	while (pos <= n) {
 		int mr = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md,
-				     r->rx->mctx);
+				     r->th->mctx);
 		if (mr == PCRE2_ERROR_NOMATCH)
 			break;
 		if (mr < 0)

@@ -20,9 +20,11 @@
  * apply). So valid text is encoded exactly, invalid bytes round-trip through decode,
  * and the regex engine only ever sees validated UTF-8.
  *
- * All scratch lives in a struct tok_run for the duration of one call, so a struct tok
- * is never written after loading and may be shared between threads.
+ * All scratch lives in a struct tok_run for the duration of one call, plus a struct
+ * tok_thread per thread (regex match resources and the word cache), so a struct tok is
+ * never written after loading and may be shared between threads.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +138,45 @@ void tok_ids_free(struct tok_ids *ids)
 	ids->n = ids->cap = 0;
 }
 
+/* ---- per-thread state -------------------------------------------------------------- */
+
+static pthread_key_t th_key;
+static pthread_once_t th_once = PTHREAD_ONCE_INIT;
+static bool th_key_ok;
+
+static void th_free(void *p)
+{
+	struct tok_thread *th = p;
+	if (!th)
+		return;
+	tok_thread_free_regex(th);
+	free(th->wc);
+	free(th);
+}
+
+static void th_key_init(void)
+{
+	th_key_ok = pthread_key_create(&th_key, th_free) == 0;
+}
+
+/* This thread's struct tok_thread, created on first use and freed when the thread
+   exits. Without thread-specific storage, the call gets its own and frees it. */
+static int th_attach(struct tok_run *r)
+{
+	pthread_once(&th_once, th_key_init);
+	struct tok_thread *th = th_key_ok ? pthread_getspecific(th_key) : NULL;
+	if (!th) {
+		th = calloc(1, sizeof *th);
+		if (!th)
+			return err_set(r->e, ERR_NOMEM, "tokenizer: out of memory");
+		th->wc = calloc(TOK_WC_SIZE, sizeof *th->wc); /* optional: NULL disables it */
+		if (!th_key_ok || pthread_setspecific(th_key, th))
+			r->th_owned = true;
+	}
+	r->th = th;
+	return 0;
+}
+
 /* ---- encoding ------------------------------------------------------------------ */
 
 static int on_norm_piece(struct tok_run *r, int32_t id, const char *s, size_t n)
@@ -202,13 +243,17 @@ int tok_encode(const struct tok *t, const char *text, size_t len, bool parse_spe
 	r.e = e;
 	r.special = parse_special;
 	size_t n0 = out->n;
-	int rc;
+	int rc = th_attach(&r);
+	if (rc)
+		return rc;
 	if (parse_special && !t->trie_raw.empty)
 		rc = tok_added_split(&r, &t->trie_raw, text, len, on_raw_piece);
 	else
 		rc = encode_piece(&r, text, len);
 	tok_run_free_bpe(&r);
 	tok_run_free_pretok(&r);
+	if (r.th_owned)
+		th_free(r.th);
 	if (rc)
 		out->n = n0; /* no partial output */
 	return rc;

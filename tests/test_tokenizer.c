@@ -361,6 +361,24 @@ static void test_merge_forms(void)
 		EXPECT_IDS(t, "abc", false, 0, 4); /* "#version" lines are not merges */
 		tok_free(t);
 	}
+	/* merges written before the vocab are read once the vocab is known */
+	snprintf(json, sizeof json, "{'model':{'merges':['b c','a b'],'type':'BPE',%s}}", vocab);
+	t = mk(json, &e);
+	CHECK(t, "%s", e.msg);
+	if (t) {
+		EXPECT_IDS(t, "abc", false, 0, 4);
+		tok_free(t);
+	}
+	/* continuing_subword_prefix after the merges changes what they produce */
+	t = mk("{'model':{'type':'BPE','vocab':{'a':0,'##b':1,'ab':2,'b':3},'merges':['a ##b'],"
+	       "'continuing_subword_prefix':'##'}}",
+	       &e);
+	CHECK(t, "%s", e.msg);
+	if (t) {
+		EXPECT_IDS(t, "ab", false, 2); /* a + ##b -> "ab" (prefix stripped) */
+		EXPECT_IDS(t, "b", false, 3);  /* the first symbol has no prefix */
+		tok_free(t);
+	}
 	/* a long word takes the heap path: same rule as the short one */
 	snprintf(json, sizeof json,
 		 "{'model':{'type':'BPE',%s,'merges':[['b','c'],['a','b']]}}", vocab);

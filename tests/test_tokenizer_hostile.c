@@ -355,6 +355,42 @@ static void test_threads_share_one_tokenizer(void)
 	tok_free(t);
 }
 
+/* Random bytes, random valid UTF-8 and random text with added-token pieces: every one
+   round-trips, with and without parse_special. */
+static void test_random_bytes(void)
+{
+	struct tok *ts[2] = {synthetic(), deepseek("deepseek-r1")};
+	static const char *const pieces[] = {"<think>", "</think>", "<｜User｜>", " ", "\n", "a",
+					     "你", "😀", "7", "\xff", "\xe4\xbd", "<", "｜", "\t",
+					     "\0", "é", "<|EOT|>"};
+	uint32_t r = 99;
+	char buf[1024];
+	for (int k = 0; k < 2; k++) {
+		if (!ts[k])
+			continue;
+		for (int i = 0; i < 1500; i++) {
+			size_t n = 0, want = (r >> 7) % 300;
+			while (n < want) {
+				r = r * 1664525u + 1013904223u;
+				if (i % 2 == 0) {
+					buf[n++] = (char)(r >> 24);
+				} else {
+					const char *p = pieces[(r >> 16) % 17];
+					size_t l = strlen(p) ? strlen(p) : 1; /* "\0" has length 0 */
+					if (n + l > sizeof buf)
+						break;
+					memcpy(buf + n, p, l);
+					n += l;
+				}
+			}
+			round_trip(ts[k], buf, n, i % 3 == 0, k ? "random (DeepSeek-R1)" : "random (synthetic)");
+			if (check_failed_now > 5)
+				break;
+		}
+		tok_free(ts[k]);
+	}
+}
+
 /* ---- hostile tokenizer.json ------------------------------------------------------- */
 
 static void expect_error(const char *json, int code, const char *needle)
@@ -394,6 +430,10 @@ static void test_bad_files(void)
 	expect_error(M("{'a':0,'b':1,'ab':2}", "[['a','b','c']]"), ERR_FORMAT, "pair");
 	expect_error(M("{'a':0,'b':1,'ab':2}", "[7]"), ERR_FORMAT, "merges");
 	expect_error(M("{'a':0}", "{}"), ERR_FORMAT, "merges");
+	expect_error("{'model':{'type':'BPE','vocab':{'a':0},'merges':[],'merges':[]}}", ERR_FORMAT,
+		     "appears twice");
+	expect_error("{'model':{'type':'BPE','vocab':{'a':0},'vocab':{'a':0},'merges':[]}}",
+		     ERR_FORMAT, "appears twice");
 	expect_error("{'added_tokens':[{'id':5,'content':'<x>'}]," MODEL("{'a':0}", "[]") "}",
 		     ERR_FORMAT, "gives it id 1");
 	expect_error("{'added_tokens':[{'id':3,'content':'a'}]," MODEL("{'a':0}", "[]") "}", ERR_FORMAT,
@@ -577,6 +617,7 @@ int main(void)
 	RUN(test_ten_mb_one_char);
 	RUN(test_one_mb_line);
 	RUN(test_threads_share_one_tokenizer);
+	RUN(test_random_bytes);
 	RUN(test_bad_files);
 	RUN(test_truncations_and_flips);
 	RUN(test_catastrophic_regex);

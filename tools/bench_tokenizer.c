@@ -5,9 +5,10 @@
  *   build/tools/bench_tokenizer [TOKENIZER_JSON] [MB]
  *
  * The corpus (default 4 MB) is generated deterministically from varied word lists:
- * English prose, C code, Chinese and Japanese text, numbers, URLs and markdown, in
- * paragraphs of random length, so that the word cache and branch predictors see
- * something like real text rather than one repeated sentence. It is encoded twice:
+ * English prose (common words mixed with made-up words of 1-4 syllables, so most
+ * words are rare), C code, Chinese, Japanese and Korean text, numbers, URLs and
+ * lists, in paragraphs of random length, so that the word cache and branch predictors
+ * see something like real text rather than one repeated sentence. It is encoded twice:
  * as one call (throughput) and paragraph by paragraph (the chat case: many short
  * calls, each paying per-call setup). Load time is the median of 7 loads.
  * Targets: >= 10 MB/s encode, <= 150 ms load. Without the fixtures and no argument,
@@ -107,11 +108,29 @@ static const char *const ctypes[] = {"int", "size_t", "uint32_t", "char *", "con
 static const char *const punct[] = {", ", ". ", "; ", ": ", "! ", "? ", " (", ") ", " — ",
 				    "\"", "'", " - ", "...", " / "};
 
+/* A made-up word of 1-4 syllables: most are rare, so the word cache sees real misses. */
+static const char *pseudo_word(char *buf)
+{
+	static const char *const on[] = {"", "b", "c", "d", "f", "g", "h", "k", "l", "m", "n",
+					 "p", "r", "s", "t", "v", "w", "z", "br", "ch", "cl",
+					 "dr", "gr", "pl", "qu", "sh", "sp", "st", "th", "tr"};
+	static const char *const nu[] = {"a", "e", "i", "o", "u", "y", "ai", "ea", "ee", "ou",
+					 "io", "oa"};
+	static const char *const co[] = {"", "", "", "n", "r", "s", "t", "l", "m", "nd", "st",
+					 "ng", "ck", "x", "rt", "ct"};
+	size_t k = 0;
+	unsigned syl = 1 + rnd(4);
+	for (unsigned i = 0; i < syl; i++)
+		k += (size_t)sprintf(buf + k, "%s%s%s", on[rnd(30)], nu[rnd(12)], co[rnd(16)]);
+	return buf;
+}
+
 static void prose(struct buf *b)
 {
 	unsigned n = 20 + rnd(120);
+	char pw[64];
 	for (unsigned i = 0; i < n; i++) {
-		const char *w = words[rnd(sizeof words / sizeof *words)];
+		const char *w = rnd(10) < 4 ? pseudo_word(pw) : words[rnd(sizeof words / sizeof *words)];
 		if (i == 0 || rnd(12) == 0) {
 			char c[64];
 			snprintf(c, sizeof c, "%s", w);

@@ -69,7 +69,10 @@ int ui_browser_open(struct ui_browser *b, const char *db_path, struct err *e)
 		if (rc)
 			return rc;
 	}
+	/* Each opening starts from the full list. */
 	b->confirm_cid = 0;
+	b->qlen = 0;
+	b->query[0] = '\0';
 	reload(b);
 	return 0;
 }

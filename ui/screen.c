@@ -257,10 +257,11 @@ static void draw_help(struct ui *u)
 static void draw_too_small(void)
 {
 	werase(stdscr);
-	mvwaddnstr(stdscr, 0, 0, "ponder: the terminal is too small", COLS);
+	mvwaddnstr(stdscr, 0, 0, "Terminal too small", COLS);
 	char need[64];
-	snprintf(need, sizeof need, "(needs %dx%d; Ctrl-Q quits)", UI_MIN_COLS, UI_MIN_ROWS);
+	snprintf(need, sizeof need, "ponder needs %dx%d", UI_MIN_COLS, UI_MIN_ROWS);
 	mvwaddnstr(stdscr, 1, 0, need, COLS);
+	mvwaddnstr(stdscr, 2, 0, "Ctrl-Q quits", COLS);
 	wnoutrefresh(stdscr);
 }
 

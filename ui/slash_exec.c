@@ -156,7 +156,8 @@ static void do_info(struct ui *u)
 	struct app_chat *c = u->chat;
 	const struct gen_params *p = &c->params;
 	const char *db = c->db ? hist_path(c->db) : NULL;
-	const char *warn = c->db ? hist_warning(c->db) : NULL;
+	/* The worker may be writing through the chat's handle: ask it only when idle. */
+	const char *warn = c->db && !u->generating ? hist_warning(c->db) : NULL;
 	ui_notice(u, UI_B_NOTICE,
 		  "Model: %s%s\n  folder: %s\n  context: %lld tokens; MTP speculative decoding: %s\n"
 		  "Sampling: temperature %.2f, top_p %.2f, top_k %d, min_p %.2f, seed %llu, "
@@ -216,8 +217,10 @@ int ui_command(struct ui *u, const char *line, size_t len)
 			   s.mtp ? "on" : "off");
 		break;
 	case UI_CMD_THEME:
-		if (ui_apply_theme_name(u, s.name, &e))
-			ui_message(u, "%s", e.msg);
+		if (ui_apply_theme_name(u, s.name, &e)) {
+			ui_notice(u, UI_B_ERROR, "%s", e.msg);
+			ui_message(u, "theme not changed (the answer pane says why)");
+		}
 		else
 			ui_message(u, "theme %s", u->theme.name);
 		break;

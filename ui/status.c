@@ -70,6 +70,15 @@ size_t ui_status_format(const struct ui_status *s, size_t width, char *buf, size
 			if (f[i].prio != p)
 				continue;
 			size_t w = ui_str_width(f[i].text, strlen(f[i].text)) + (used ? sepw : 0);
+			if (used + w > width && f[i].hl && p <= 1 && used + (used ? sepw : 0) + 8 <= width) {
+				/* A message is cut to fit rather than lost. */
+				size_t room = width - used - (used ? sepw : 0) - 1;
+				size_t cut = ui_str_fit(f[i].text, strlen(f[i].text), room);
+				if (cut > sizeof f[i].text - 4)
+					cut = ui_str_fit(f[i].text, sizeof f[i].text - 4, room);
+				memcpy(f[i].text + cut, "\xe2\x80\xa6", 4);
+				w = ui_str_width(f[i].text, strlen(f[i].text)) + (used ? sepw : 0);
+			}
 			if (used + w <= width) {
 				keep[i] = true;
 				used += w;

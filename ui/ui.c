@@ -64,9 +64,15 @@ void ui_notice(struct ui *u, enum ui_block_kind kind, const char *fmt, ...)
 	u->dirty = true;
 }
 
+/* Colour is started only when used: without start_color() curses sends no colour codes
+   at all, so NO_COLOR really means the terminal's own colours. */
 static void apply_theme(struct ui *u)
 {
-	ui_theme_apply(&u->theme, u->color, u->attrs);
+	if (u->color && !u->color_started && has_colors()) {
+		start_color();
+		u->color_started = true;
+	}
+	ui_theme_apply(&u->theme, u->color && u->color_started, u->attrs);
 	u->relayout = true;
 	u->dirty = true;
 }
@@ -526,7 +532,7 @@ static void choose_theme(struct ui *u)
 		else
 			u->theme = t;
 	}
-	ui_theme_apply(&u->theme, u->color, u->attrs);
+	apply_theme(u);
 }
 
 static void welcome(struct ui *u)
@@ -563,8 +569,6 @@ static int start_screen(struct ui *u, struct err *e)
 	noecho();
 	nonl();
 	set_escdelay(ESC_DELAY_MS);
-	if (has_colors())
-		start_color();
 	u->w_keys = newwin(1, 1, 0, 0);
 	keypad(u->w_keys, TRUE);
 	nodelay(u->w_keys, TRUE);

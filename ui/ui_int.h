@@ -44,6 +44,7 @@ struct ui {
 	struct ui_theme theme;
 	unsigned long attrs[UI_EL_COUNT];
 	bool color;            /* colours allowed (not NO_COLOR without an explicit theme) */
+	bool color_started;    /* start_color() was called */
 
 	SCREEN *scr;
 	WINDOW *w_keys;        /* 1x1, never drawn: keys are read here */

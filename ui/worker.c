@@ -26,6 +26,8 @@ struct ui_worker {
 	struct buf in[2];   /* reasoning, answer: appended by the worker */
 	bool oom;           /* a piece could not be buffered */
 	bool wake_pending;
+	bool stop;          /* the UI asked to stop (also covers a stop that comes before
+			       app_chat_send has started and reset the chat's own flag) */
 	bool done;
 	int64_t pieces[2];
 	double t_first, t_answer;
@@ -91,8 +93,9 @@ static int on_emit(void *ud, int channel, const char *utf8, size_t len)
 	if (ch == 1 && !w->t_answer)
 		w->t_answer = now;
 	wake_locked(w);
+	int stop = w->stop;
 	pthread_mutex_unlock(&w->mu);
-	return 0;
+	return stop;
 }
 
 static void *run(void *arg)
@@ -137,7 +140,7 @@ void ui_worker_free(struct ui_worker *w)
 	if (!w)
 		return;
 	if (w->running) {
-		app_chat_stop(w->chat);
+		ui_worker_stop(w);
 		join(w);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -171,7 +174,7 @@ int ui_worker_start(struct ui_worker *w, const char *text, size_t len, struct er
 		w->in[i].len = 0;
 		w->pieces[i] = 0;
 	}
-	w->oom = w->done = false;
+	w->oom = w->done = w->stop = false;
 	w->t_first = w->t_answer = 0;
 	w->rc = 0;
 	memset(&w->err, 0, sizeof w->err);
@@ -187,8 +190,12 @@ int ui_worker_start(struct ui_worker *w, const char *text, size_t len, struct er
 
 void ui_worker_stop(struct ui_worker *w)
 {
-	if (w->running)
-		app_chat_stop(w->chat);
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+	app_chat_stop(w->chat);
 }
 
 void ui_worker_drain(struct ui_worker *w, struct ui_worker_news *n)

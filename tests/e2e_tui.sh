@@ -1,0 +1,255 @@
+#!/bin/sh
+# End-to-end tests of the terminal UI, driven through tmux (send-keys, capture-pane) with
+# the shipped demo model: start-up and help screens, a question with its reasoning and
+# answer in their panes, folding, two resizes during generation, Ctrl-C mid-generation
+# keeping the partial answer, the conversation browser (list, search, open, delete), a
+# too-small terminal, and the terminal given back on Ctrl-Q and on SIGTERM.
+#
+# Screens that are deterministic (fixed --seed, --temperature 0, 120x40) are compared
+# with tests/screens/*.txt after masking times and speeds. After retraining the demo
+# model, refresh them with: UPDATE_SCREENS=1 sh tests/e2e_tui.sh
+# Prints PASS / FAIL / SKIP lines for tests/run.sh.
+BIN=${BIN:-bin/ponder}
+# Without MODEL, ponder runs its shipped demo model the way a user gets it: no -m.
+if [ -n "$MODEL" ]; then MODEL_ARG="-m $MODEL"; DEMO=; else MODEL=models/demo; MODEL_ARG=; DEMO=1; fi
+W=120
+H=40
+SCREENS=tests/screens
+
+if ! command -v tmux >/dev/null 2>&1; then
+	echo "SKIP e2e_tui: tmux is not installed"
+	exit 0
+fi
+if [ ! -f "$MODEL/config.json" ]; then
+	echo "SKIP e2e_tui: no model at $MODEL"
+	exit 0
+fi
+if [ -z "$TUI_WIRED" ] && ! grep -qs 'ui_run' app/*.c; then
+	echo "SKIP e2e_tui: $BIN does not start the TUI yet (app/ does not call ui_run)"
+	exit 0
+fi
+
+T=$(mktemp -d) || exit 1
+SOCK="ponder-e2e-$$"
+RUNS=0
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null; rm -rf "$T"' EXIT
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+cap() { tm capture-pane -p -t e2e >"$T/screen" 2>/dev/null; }
+
+# wait_for TEXT [SECONDS]: until the screen shows TEXT (fixed string).
+wait_for() {
+	n=$(( ${2:-20} * 10 ))
+	while [ "$n" -gt 0 ]; do
+		cap
+		grep -qF -- "$1" "$T/screen" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# wait_gone TEXT [SECONDS]: until the screen no longer shows TEXT.
+wait_gone() {
+	n=$(( ${2:-20} * 10 ))
+	while [ "$n" -gt 0 ]; do
+		cap
+		grep -qF -- "$1" "$T/screen" || return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# The status bar says "generating…" while a reply streams.
+wait_idle() {
+	sleep 0.2
+	wait_gone "generating" "${1:-60}"
+}
+
+# Each start gets its own tmux server: a killed server may still hold its socket.
+start() {
+	tm kill-server 2>/dev/null
+	RUNS=$((RUNS + 1))
+	SOCK="ponder-e2e-$$-$RUNS"
+	tm new-session -d -s e2e -x "$W" -y "$H" \
+		"env LANG=C.UTF-8 LC_ALL=C.UTF-8 XDG_CONFIG_HOME='$T/config' \
+		 XDG_DATA_HOME='$T/data' XDG_STATE_HOME='$T/state' PONDER_DB= PONDER_MODEL= NO_COLOR= \
+		 $BIN $MODEL_ARG -t 1 --db '$T/history.db' --seed 1 --temperature 0 $*; \
+		 echo EXIT=\$?; sleep 600"
+	tm set -g status off 2>/dev/null
+}
+
+# Left of the pane separator (reasoning) and right of it (answer), body rows only.
+left() { sed -n "2,$((H - 3))p" "$T/screen" | sed 's/│.*//'; }
+right() { sed -n "2,$((H - 3))p" "$T/screen" | sed 's/^[^│]*│//'; }
+
+# Times, speeds and ages change from run to run; everything else must not.
+normalize() {
+	sed -E -e 's/[0-9]+(\.[0-9]+)? t\/s/N t\/s/g' \
+	    -e 's/[0-9]+(\.[0-9]+)? s([^a-zA-Z]|$)/N s\2/g' \
+	    -e 's/(just now|[0-9]+ (min|h|days) ago)/AGO/g' -e 's/ +$//'
+}
+
+# compare NAME: the current screen against tests/screens/NAME.txt.
+compare() {
+	normalize <"$T/screen" >"$T/$1.txt"
+	if [ -n "$UPDATE_SCREENS" ]; then
+		mkdir -p "$SCREENS"
+		cp "$T/$1.txt" "$SCREENS/$1.txt"
+		pass "screen_$1 (stored)"
+	elif [ ! -f "$SCREENS/$1.txt" ]; then
+		echo "SKIP screen_$1: no stored capture (UPDATE_SCREENS=1 sh tests/e2e_tui.sh)"
+	elif diff -u "$SCREENS/$1.txt" "$T/$1.txt" >"$T/diff"; then
+		pass "screen_$1"
+	else
+		fail "screen_$1" "differs from $SCREENS/$1.txt:
+$(head -40 "$T/diff")"
+	fi
+}
+
+tty_sane() {
+	tty=$(tm display -p -t e2e '#{pane_tty}')
+	modes=$(stty -a -F "$tty" 2>/dev/null)
+	echo "$modes" | grep -q ' icanon ' && echo "$modes" | grep -q ' echo ' &&
+		! echo "$modes" | grep -q -- '-icanon'
+}
+
+ponder_pid() { pgrep -P "$(tm display -p -t e2e '#{pane_pid}')" | head -1; }
+
+# ---- start-up and help ----
+start
+if wait_for "Ask a question" 60; then
+	if [ -z "$DEMO" ] || tail -1 "$T/screen" | grep -qF "demo model (arithmetic)"; then
+		pass tui_start
+	else fail tui_start "no demo note in the status bar: $(tail -1 "$T/screen")"; fi
+	compare startup
+else
+	fail tui_start "no welcome after 60 s: $(cat "$T/screen")"
+	exit 0
+fi
+
+tm send-keys -t e2e F1
+if wait_for " Keys " 5 && grep -qF "Ctrl-T" "$T/screen"; then
+	pass tui_help
+	compare help
+else fail tui_help "$(cat "$T/screen")"; fi
+tm send-keys -t e2e q
+wait_gone " Keys " 5 || fail tui_help_close "help did not close"
+
+# ---- a question: reasoning and answer in their panes ----
+tm send-keys -t e2e "What is 12 + 30?" Enter
+if wait_for "Thought for" 60 && wait_idle 60; then
+	r=$(left | grep -v 'Thought for' | grep -c '[^ ]')
+	a=$(right | sed -n '/What is 12 + 30?/,$p' | sed 1d | grep -c '[^ ]')
+	if [ "$r" -gt 0 ] && [ "$a" -gt 0 ]; then pass tui_answer
+	else fail tui_answer "reasoning rows $r, answer rows $a: $(cat "$T/screen")"; fi
+	compare answer
+else
+	fail tui_answer "no finished reply: $(cat "$T/screen")"
+fi
+
+# ---- fold and unfold the reasoning ----
+tm send-keys -t e2e C-t
+if wait_for "▸ Thought for" 5 && [ "$(left | grep -v 'Thought for' | grep -c '[^ ]')" -eq 0 ]; then
+	pass tui_fold
+else fail tui_fold "$(cat "$T/screen")"; fi
+tm send-keys -t e2e C-t
+if wait_for "▾ Thought for" 5 && [ "$(left | grep -v 'Thought for' | grep -c '[^ ]')" -gt 0 ]; then
+	pass tui_unfold
+else fail tui_unfold "$(cat "$T/screen")"; fi
+
+# ---- two resizes while the model generates ----
+tm send-keys -t e2e "What is 345 + 678?" Enter
+sleep 0.05
+tm resize-window -t e2e -x 90 -y 28
+sleep 0.15
+tm resize-window -t e2e -x "$W" -y "$H"
+if wait_idle 60 && wait_for "What is 345 + 678?" 5; then
+	lines=$(wc -l <"$T/screen")
+	widest=$(wc -L <"$T/screen")
+	if [ "$lines" -eq "$H" ] && [ "$widest" -le "$W" ] &&
+		sed -n "$((H - 2))p" "$T/screen" | grep -qF "Enter send" &&
+		tail -1 "$T/screen" | grep -qF "ctx "; then
+		pass tui_resize_during_generation
+	else
+		fail tui_resize_during_generation "lines $lines, widest $widest: $(cat "$T/screen")"
+	fi
+	compare resize
+else
+	fail tui_resize_during_generation "no finished reply: $(cat "$T/screen")"
+fi
+
+# ---- Ctrl-C mid-generation keeps the partial answer ----
+tm send-keys -t e2e C-n
+wait_for "New conversation." 5
+tm send-keys -t e2e "What is 98765 + 43210? Show every step." Enter
+wait_for "Thinking..." 10
+tm send-keys -t e2e C-c
+if wait_idle 30; then
+	if grep -qF "[stopped]" "$T/screen" && grep -qF "partial answer is kept" "$T/screen"; then
+		pass tui_stop
+	elif grep -qF "Thought for" "$T/screen"; then
+		echo "SKIP tui_stop: the reply finished before Ctrl-C arrived (model too fast)"
+	else
+		fail tui_stop "$(cat "$T/screen")"
+	fi
+else
+	fail tui_stop "still generating after Ctrl-C: $(cat "$T/screen")"
+fi
+
+# ---- the browser: list, search, open (reasoning folded), delete ----
+tm send-keys -t e2e C-o
+if wait_for "Conversations (2)" 5 && grep -qF "What is 12 + 30?" "$T/screen" &&
+	grep -qF "What is 98765" "$T/screen"; then
+	pass tui_browser_list
+else fail tui_browser_list "$(cat "$T/screen")"; fi
+tm send-keys -t e2e "345"
+if wait_for "found)" 5 && grep -qF "345" "$T/screen"; then pass tui_browser_search
+else fail tui_browser_search "$(cat "$T/screen")"; fi
+tm send-keys -t e2e Enter
+if wait_for "Conversation #1" 5 && wait_gone "Search:" 5 &&
+	[ "$(right | grep -c 'What is 345 + 678?')" -eq 1 ] && grep -qF "▸ Thought" "$T/screen"; then
+	pass tui_browser_open
+else fail tui_browser_open "$(cat "$T/screen")"; fi
+tm send-keys -t e2e C-o
+wait_for "Conversations (2)" 5
+tm send-keys -t e2e Down
+tm send-keys -t e2e d
+if wait_for "? y/n" 5; then
+	tm send-keys -t e2e y
+	if wait_for "Conversations (1)" 5; then pass tui_browser_delete
+	else fail tui_browser_delete "$(cat "$T/screen")"; fi
+else fail tui_browser_delete "no confirmation: $(cat "$T/screen")"; fi
+tm send-keys -t e2e Escape
+wait_gone "Search:" 5
+
+# ---- a terminal smaller than the minimum ----
+tm resize-window -t e2e -x 30 -y 8
+if wait_for "too small" 5; then pass tui_too_small; else fail tui_too_small "$(cat "$T/screen")"; fi
+tm resize-window -t e2e -x "$W" -y "$H"
+wait_for "Answer" 5 || fail tui_too_small_recovers "$(cat "$T/screen")"
+
+# ---- the terminal is given back: Ctrl-Q, then SIGTERM ----
+tm send-keys -t e2e C-q
+if wait_for "EXIT=0" 10 && tty_sane; then pass tui_quit_restores
+else fail tui_quit_restores "$(cat "$T/screen")"; fi
+hist="$T/state/ponder/input_history"
+if [ -f "$hist" ] && [ "$(stat -c %a "$hist")" = 600 ] && grep -qF "345" "$hist"; then
+	pass tui_input_history
+else fail tui_input_history "missing or not private: $(ls -l "$hist" 2>&1)"; fi
+
+start
+if ! wait_for "Ask a question" 60; then
+	fail tui_sigterm_restores "did not start: $(cat "$T/screen")"
+	exit 0
+fi
+pid=$(ponder_pid)
+if [ -n "$pid" ] && kill -TERM "$pid" && wait_for "EXIT=" 10 && tty_sane; then
+	pass tui_sigterm_restores
+else fail tui_sigterm_restores "pid '$pid': $(cat "$T/screen")"; fi
+exit 0
