@@ -4,7 +4,9 @@
  * Golden files (../shared/fixtures/tokenizer, SKIP when absent):
  *   golden-plain.jsonl       DeepSeek-V3 tokenizer, parse_special = false: every line's
  *                            ids exactly, and decoding gives back "decoded";
- *   golden-special-r1.jsonl  DeepSeek-R1 tokenizer, parse_special = true.
+ *   golden-special-r1.jsonl  DeepSeek-R1 tokenizer, parse_special = true;
+ *   golden-chat.jsonl        the lines that give "rendered" text: encoded with
+ *                            parse_special = true they give their ids.
  * Handwritten tokenizer.json strings (always run) pin each feature on its own: every
  * Split behaviour and invert, merge forms and ranks, ByteLevel add_prefix_space /
  * use_regex, added tokens with lstrip / rstrip / single_word / normalized, NFC/NFKC,
@@ -181,6 +183,56 @@ static void test_golden_special_r1(void)
 		   true, &m, &n);
 	printf("  golden-special-r1: %zu/%zu lines matched\n", m, n);
 	CHECK(n >= 6 && m == n, "%zu of %zu lines matched", m, n);
+}
+
+/* golden-chat.jsonl: where a line gives the rendered template text, encoding it with
+   parse_special = true gives its ids (the scaffolding's added tokens, as the chat
+   template will do). Lines without "rendered" are the chat template's own tests. */
+static void test_golden_chat_rendered(void)
+{
+	char *p3 = fixture_path("tokenizer/deepseek-v3/tokenizer.json");
+	if (!p3) {
+		SKIP("no ../shared/fixtures");
+		return;
+	}
+	char *p1 = fixture_path("tokenizer/deepseek-r1/tokenizer.json");
+	char *gp = fixture_path("tokenizer/golden-chat.jsonl");
+	struct err e = {0};
+	struct tok *t3 = NULL, *t1 = NULL;
+	CHECK(tok_load(p3, &t3, &e) == 0 && tok_load(p1, &t1, &e) == 0, "%s", e.msg);
+	FILE *f = fopen(gp, "r");
+	CHECK(f != NULL, "cannot open %s", gp);
+	size_t total = 0, matched = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	while (f && t1 && t3 && getline(&line, &cap, f) > 0) {
+		json_t *o = json_loads(line, 0, NULL);
+		json_t *r = json_object_get(o, "rendered"), *ji = json_object_get(o, "ids");
+		const char *tpl = json_string_value(json_object_get(o, "template"));
+		if (json_is_string(r) && tpl && json_is_array(ji)) {
+			total++;
+			struct tok_ids ids = {0};
+			int rc = tok_encode(strstr(tpl, "r1") ? t1 : t3, json_string_value(r),
+					    json_string_length(r), true, &ids, &e);
+			bool ok = rc == 0 && ids.n == json_array_size(ji);
+			for (size_t k = 0; ok && k < ids.n; k++)
+				ok = ids.v[k] == json_integer_value(json_array_get(ji, k));
+			matched += ok;
+			CHECK(ok, "golden-chat line %zu (%s) differs", total, tpl);
+			tok_ids_free(&ids);
+		}
+		json_decref(o);
+	}
+	printf("  golden-chat: %zu/%zu rendered lines matched\n", matched, total);
+	CHECK(total >= 10, "only %zu lines with rendered text", total);
+	free(line);
+	if (f)
+		fclose(f);
+	tok_free(t1);
+	tok_free(t3);
+	free(p1);
+	free(p3);
+	free(gp);
 }
 
 /* The R1 tokenizer: special-looking text stays plain without parse_special, and the
@@ -796,6 +848,7 @@ int main(void)
 {
 	RUN(test_golden_plain);
 	RUN(test_golden_special_r1);
+	RUN(test_golden_chat_rendered);
 	RUN(test_deepseek_lookups);
 	RUN(test_split_behaviors);
 	RUN(test_merge_forms);
