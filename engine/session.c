@@ -21,6 +21,7 @@ struct eng_session {
 	struct sampler sampler;
 	float *logits;        /* [2][vocab]: the next position's, and a verified draft's */
 	bool mtp;             /* speculative decoding with the MTP module */
+	bool mtp_loaded;      /* the sequence runs the MTP module (mtp may be switched off) */
 	struct tok_ids prompt;
 	int32_t eos[10];
 	int n_eos;
@@ -65,7 +66,7 @@ int eng_session_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_sessi
 	if (ctx <= 0)
 		ctx = c->max_position_embeddings < DEFAULT_CTX ? c->max_position_embeddings
 							      : DEFAULT_CTX;
-	s->mtp = mtp && eng_model_has_mtp(m);
+	s->mtp = s->mtp_loaded = mtp && eng_model_has_mtp(m);
 	if ((rc = eng_state_new(m, ctx, s->mtp, &s->st, e)))
 		goto fail;
 	if ((rc = sampler_init(&s->sampler, (size_t)c->vocab_size, e)))
@@ -289,4 +290,13 @@ int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 bool eng_session_mtp(const struct eng_session *s)
 {
 	return s->mtp;
+}
+
+int eng_session_set_mtp(struct eng_session *s, bool on, struct err *e)
+{
+	if (on && !s->mtp_loaded)
+		return err_set(e, ERR_UNSUPPORTED, "MTP speculative decoding needs the model's MTP "
+			       "module loaded: restart with --mtp on, with a model that has one");
+	s->mtp = on;
+	return 0;
 }

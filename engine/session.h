@@ -50,6 +50,11 @@ struct eng_session;
 int eng_session_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_session **out,
 		    struct err *e);
 bool eng_session_mtp(const struct eng_session *s);
+
+/* Turns speculative decoding off or back on between replies. On needs the MTP module
+   to have been loaded with the model and the session created with mtp (ERR_UNSUPPORTED
+   otherwise). Off keeps the module's cache up to date, so on works again later. */
+int eng_session_set_mtp(struct eng_session *s, bool on, struct err *e);
 void eng_session_free(struct eng_session *s);
 
 const struct chat_template *eng_session_template(const struct eng_session *s);

@@ -187,6 +187,15 @@ static void test_turns_limits_stop(void)
 	CHECK(st.prefill_tokens == st.prompt_tokens - st.reused_tokens, "prefill count");
 	CHECK(st.finish == FINISH_INTERRUPTED, "stop request gave finish %d", st.finish);
 
+	/* MTP switched off between replies: no drafts; and back on. */
+	CHECK(eng_session_set_mtp(s, false, &e) == 0, "%s", e.msg);
+	cap.stop_after = -1;
+	CHECK(eng_chat(s, turns, 1, &p, capture_emit, &cap, &st, &e) == 0, "%s", e.msg);
+	CHECK(st.mtp_drafted == 0, "%lld drafts with MTP off", (long long)st.mtp_drafted);
+	CHECK(eng_session_set_mtp(s, true, &e) == 0, "%s", e.msg);
+	CHECK(eng_chat(s, turns, 1, &p, capture_emit, &cap, &st, &e) == 0, "%s", e.msg);
+	CHECK(st.mtp_drafted > 0, "no drafts with MTP back on");
+
 	/* Over the context: an error with the numbers, nothing generated. */
 	static char big[4000];
 	memset(big, 'x', sizeof big - 1);

@@ -211,10 +211,13 @@ int ui_command(struct ui *u, const char *line, size_t len)
 		ui_message(u, "reasoning %s from the next question", s.on ? "on" : "off");
 		break;
 	case UI_CMD_MTP:
-		/* The MTP module is loaded with the model, so it cannot be switched here yet. */
-		ui_message(u, "MTP speculative decoding is %s and is chosen when the model loads: "
-			   "restart with --mtp %s", eng_session_mtp(u->chat->sess) ? "on" : "off",
-			   s.mtp ? "on" : "off");
+		/* One MTP module drafts one token per pass, so any N > 0 means on. */
+		if (eng_session_set_mtp(u->chat->sess, s.mtp > 0, &e))
+			ui_notice(u, UI_B_ERROR, "%s", e.msg);
+		else
+			ui_message(u, "MTP speculative decoding %s%s",
+				   s.mtp > 0 ? "on" : "off",
+				   s.mtp > 1 ? " (one draft per pass: the model has one MTP module)" : "");
 		break;
 	case UI_CMD_THEME:
 		if (ui_apply_theme_name(u, s.name, &e)) {

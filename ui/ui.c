@@ -363,11 +363,13 @@ static void on_sigwinch(struct ui *u)
 	u->dirty = true;
 }
 
-/* Reads every key curses has (it may hold several after one read of the terminal). */
+/* Reads the keys curses has (it may hold several after one read of the terminal), up to
+   the first one meant for libedit: keys act in the order they were typed, so a Ctrl-C
+   typed after Enter stops the reply that Enter started. */
 static void read_keys(struct ui *u)
 {
 	wint_t ch;
-	while (u->npending < 4 && !u->quit) {
+	while (!u->npending && !u->quit) {
 		int r = wget_wch(u->w_keys, &ch);
 		if (r == ERR)
 			break;
