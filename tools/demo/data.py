@@ -17,6 +17,7 @@ Invariants: the same (seed, task) gives the same stream; numbers never have lead
 zeros; subtraction traces always subtract the smaller from the larger.
 """
 import random
+import re
 
 TASKS = ["add", "sub", "mul", "cmp", "word", "other"]
 
@@ -334,7 +335,7 @@ def q_other(rng):
 
 
 GEN = {"add": q_add, "sub": q_sub, "mul": q_mul, "cmp": q_cmp, "word": q_word, "other": q_other}
-MIX = {"add": 0.24, "sub": 0.22, "mul": 0.26, "cmp": 0.09, "word": 0.17, "other": 0.02}
+MIX = {"add": 0.22, "sub": 0.22, "mul": 0.30, "cmp": 0.08, "word": 0.16, "other": 0.02}
 
 
 def answer_text(task, ans):
@@ -347,6 +348,15 @@ def example(rng, task=None):
         task = rng.choices(list(MIX), weights=list(MIX.values()))[0]
     q, lines, ans = GEN[task](rng)
     return task, q, "\n".join(lines), answer_text(task, ans)
+
+
+ANSWER_RE = re.compile(r"The answer is (-?[0-9]+)\.")
+
+
+def parse_answer(text):
+    """The number of the fixed answer sentence after the reasoning, or None."""
+    m = ANSWER_RE.search(text.split("</think>")[-1])
+    return m.group(1) if m else None
 
 
 def eval_set(task, n, seed):

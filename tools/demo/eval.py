@@ -12,7 +12,6 @@ Prints one line per task and a JSON summary; --show K prints K failures per task
 import argparse
 import json
 import os
-import re
 import sys
 import time
 
@@ -26,7 +25,6 @@ from tok import Tokenizer  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ALL_TASKS = ["add4", "sub4", "mul32", "word", "cmp", "add6", "sub6", "subneg"]
-ANS = re.compile(r"The answer is (-?[0-9]+)\.")
 
 
 def load_model(args):
@@ -42,12 +40,6 @@ def load_model(args):
     return m.float().eval()
 
 
-def parse_answer(text):
-    tail = text.split("</think>")[-1]
-    m = ANS.search(tail)
-    return m.group(1) if m else None
-
-
 def run_task(m, tk, task, n, seed, batch, max_new):
     probs = data.eval_set(task, n, seed)
     ok = 0
@@ -58,7 +50,7 @@ def run_task(m, tk, task, n, seed, batch, max_new):
         outs = m.generate(prompts, max_new, tk.eos)
         for (q, want), o in zip(chunk, outs):
             text = tk.decode(o, skip_special=True)
-            got = parse_answer(text)
+            got = data.parse_answer(text)
             if got == want:
                 ok += 1
             else:

@@ -7,6 +7,10 @@ Two modes:
                  row. One process per token: slow, so use a handful of problems.
   --mode chat    runs `ponder -m DIR -p QUESTION --temperature 0 --no-save
                  --reasoning=inline` once per problem and parses the printed answer.
+  --mode batch   one `ponder --batch --json --temperature 0 --no-save` process per task,
+                 one problem per input line; needs only the standard library (the test
+                 tests/e2e_demo_eval.sh uses it). --min task=fraction,... sets pass marks:
+                 the exit status is 1 when a task scores below its mark.
 Also --compare: max relative difference between `ponder logits` and the PyTorch model
 (FP8 dequantized, float32) on a few prompts, for every position.
 
@@ -66,6 +70,20 @@ def chat_mode(a, q):
     return r.stdout
 
 
+def batch_mode(a, problems):
+    """Answers of every problem from one ponder process, in order."""
+    questions = "".join(q.replace("\n", " ") + "\n" for q, _ in problems)
+    r = subprocess.run([a.ponder, "-m", a.model, "--batch", "--json", "--temperature", "0",
+                        "--no-save", "-t", str(a.threads)], input=questions,
+                       capture_output=True, text=True, timeout=1800)
+    if r.returncode:
+        raise RuntimeError(f"ponder failed ({r.returncode}): {r.stderr.strip()[:500]}")
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    if [row["index"] for row in rows] != list(range(len(problems))):
+        raise RuntimeError("ponder --batch did not answer every problem in order")
+    return [row["answer"] for row in rows]
+
+
 def compare(a, tk):
     import torch
     from eval import load_model
@@ -108,7 +126,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ponder", default=os.path.join(ROOT, "bin/ponder"))
     ap.add_argument("--model", default=os.path.join(ROOT, "models/demo"))
-    ap.add_argument("--mode", choices=["logits", "chat"], default="logits")
+    ap.add_argument("--mode", choices=["logits", "chat", "batch"], default="logits")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--min", default="", help="pass marks, e.g. add4=0.95,mul32=0.85")
     ap.add_argument("--tasks", default="add4,sub4,mul32,word")
     ap.add_argument("--n", type=int, default=5)
     ap.add_argument("--seed", type=int, default=4242)
@@ -116,17 +136,30 @@ def main():
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--show", action="store_true")
     a = ap.parse_args()
+    marks = {k: float(v) for k, v in (kv.split("=") for kv in a.min.split(",") if kv)}
+    failed = False
+    if a.mode == "batch":
+        for task in a.tasks.split(","):
+            t0 = time.time()
+            problems = data.eval_set(task, a.n, a.seed)
+            answers = batch_mode(a, problems)
+            ok = sum(data.parse_answer(text) == want for (_, want), text in zip(problems, answers))
+            mark = marks.get(task)
+            failed |= mark is not None and ok < mark * a.n
+            print(f"{task:8s} {ok}/{a.n} = {100 * ok / a.n:.1f}% via ponder --batch "
+                  f"({time.time() - t0:.0f}s)" + (f", pass mark {100 * mark:.0f}%" if mark else ""),
+                  flush=True)
+        sys.exit(1 if failed else 0)
     tk = Tokenizer.load(os.path.join(a.model, "tokenizer.json"))
     if a.compare:
         compare(a, tk)
         return
-    from eval import parse_answer
     for task in a.tasks.split(","):
         ok = 0
         t0 = time.time()
         for q, want in data.eval_set(task, a.n, a.seed):
             text = greedy_logits_mode(a, tk, q, a.max_new) if a.mode == "logits" else chat_mode(a, q)
-            got = parse_answer(text)
+            got = data.parse_answer(text)
             ok += got == want
             if a.show or got != want:
                 print(f"  Q: {q} want {want} got {got}" + (f"\n  {text!r}" if got != want else ""))
