@@ -413,10 +413,13 @@ static int recover(struct hist_db *db)
 }
 
 #define RETRY_OPEN 1
+/* Fresh reads of a header that may be caught mid-creation before it is refused. */
+#define CREATION_RETRIES 8
 
 /* Opens the connection, recognises the file and, when it may be written, switches it to
    WAL. Returns 0, a negative err code, or RETRY_OPEN (see hist_open). */
-static int connect_file(struct hist_db *db, unsigned flags, struct header *h, struct err *e)
+static int connect_file(struct hist_db *db, unsigned flags, struct header *h, int attempt,
+			struct err *e)
 {
 	int oflags = (flags & HIST_OPEN_READONLY) ? SQLITE_OPEN_READONLY
 			: SQLITE_OPEN_READWRITE;
@@ -453,6 +456,12 @@ static int connect_file(struct hist_db *db, unsigned flags, struct header *h, st
 				     db->path);
 			return rc;
 		}
+	} else if (h->app_id == 0 && h->version == 0 && attempt < CREATION_RETRIES) {
+		/* The header is read in several statements; a racing ponder that creates the
+		   file can commit its schema between them, which looks like tables without
+		   ponder's application_id. Its creation is one transaction, so a fresh read
+		   settles it. */
+		return RETRY_OPEN;
 	} else if (h->app_id != HIST_APP_ID) {
 		rc = err_set(e, ERR_FORMAT,
 			     "%s is an SQLite database but not a ponder history file "
@@ -557,7 +566,8 @@ int hist_open(const char *path, const struct hist_open_opts *o, struct hist_db *
 	struct header h;
 	int64_t deadline = hist_store_now_ms() + db->busy_ms;
 	unsigned jitter = (unsigned)getpid();
-	while ((rc = connect_file(db, flags, &h, e)) == RETRY_OPEN) {
+	int attempt = 0;
+	while ((rc = connect_file(db, flags, &h, attempt++, e)) == RETRY_OPEN) {
 		sqlite3_close_v2(db->sql);
 		db->sql = NULL;
 		if (hist_store_now_ms() > deadline) {
