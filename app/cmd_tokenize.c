@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "app/read_all.h"
 #include "engine/tokenizer.h"
 
 #define MAX_INPUT ((size_t)1 << 30)
@@ -127,41 +128,6 @@ static int open_tok(const struct tok_cli *c, struct tok **t, struct err *e)
 	return rc;
 }
 
-static int read_all(FILE *f, char **out, size_t *len, struct err *e)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return err_set(e, ERR_NOMEM, "out of memory reading stdin");
-	for (;;) {
-		if (n == cap) {
-			if (cap >= MAX_INPUT) {
-				free(buf);
-				return err_set(e, ERR_RANGE, "stdin is larger than 1 GiB");
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return err_set(e, ERR_NOMEM, "out of memory reading stdin");
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				free(buf);
-				return err_set(e, ERR_IO, "cannot read stdin: %s", strerror(errno));
-			}
-			break;
-		}
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 int app_cmd_tokenize(int argc, char **argv, struct err *e)
 {
 	struct tok_cli c;
@@ -172,7 +138,7 @@ int app_cmd_tokenize(int argc, char **argv, struct err *e)
 	char *text = NULL;
 	size_t len = 0;
 	struct tok_ids ids = {0};
-	if ((rc = open_tok(&c, &t, e)) || (rc = read_all(stdin, &text, &len, e)) ||
+	if ((rc = open_tok(&c, &t, e)) || (rc = app_read_all(stdin, "stdin", MAX_INPUT, &text, &len, e)) ||
 	    (rc = tok_encode(t, text, len, c.special, &ids, e)))
 		goto out;
 	fputs("{\"ids\": [", stdout);
@@ -252,7 +218,7 @@ int app_cmd_detokenize(int argc, char **argv, struct err *e)
 	char *text = NULL, *out = NULL;
 	size_t len = 0, olen = 0;
 	struct tok_ids ids = {0};
-	if ((rc = open_tok(&c, &t, e)) || (rc = read_all(stdin, &text, &len, e)) ||
+	if ((rc = open_tok(&c, &t, e)) || (rc = app_read_all(stdin, "stdin", MAX_INPUT, &text, &len, e)) ||
 	    (rc = parse_id_text(text, len, &ids, e)) ||
 	    (rc = tok_decode(t, ids.v, ids.n, c.skip_special, &out, &olen, e)))
 		goto done;

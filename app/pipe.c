@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "app/chat.h"
+#include "app/read_all.h"
 #include "app/term_safe.h"
 
 #define MAX_STDIN (64u << 20)
@@ -194,36 +195,10 @@ static int read_stdin(char **out, size_t *len, struct err *e)
 	*len = 0;
 	if (isatty(STDIN_FILENO))
 		return 0;
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return err_set(e, ERR_NOMEM, "out of memory reading stdin");
-	for (;;) {
-		if (n == cap) {
-			if (cap >= MAX_STDIN) {
-				free(buf);
-				return err_set(e, ERR_USAGE, "stdin holds more than %u MiB; no model "
-					       "context is that large", MAX_STDIN >> 20);
-			}
-			char *nb = realloc(buf, cap *= 2);
-			if (!nb) {
-				free(buf);
-				return err_set(e, ERR_NOMEM, "out of memory reading stdin");
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, stdin);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(stdin)) {
-		free(buf);
-		return err_set(e, ERR_IO, "reading stdin: %s", strerror(errno));
-	}
-	*out = buf;
-	*len = n;
-	return 0;
+	int rc = app_read_all(stdin, "stdin", MAX_STDIN, out, len, e);
+	if (rc == ERR_RANGE)
+		e->code = rc = ERR_USAGE;
+	return rc;
 }
 
 static size_t trim_end(const char *s, size_t len)
