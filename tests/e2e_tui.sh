@@ -186,12 +186,15 @@ fi
 
 # ---- Ctrl-C mid-generation keeps the partial answer ----
 # The demo model answers in milliseconds, too fast to catch by watching the screen, so
-# Ctrl-C travels with Enter: it arrives while the reply streams. With reasoning off, the
-# first pieces are answer text, which must stay on screen and in the history.
+# Ctrl-C travels with Enter and the reply is made long: at temperature 3 (fixed seed)
+# the model rambles for hundreds of tokens. With reasoning off, the first pieces are
+# answer text, which must stay on screen and in the history.
 tm send-keys -t e2e C-n
 wait_for "New conversation." 5
 tm send-keys -t e2e "/think off" Enter
 wait_for "reasoning off" 5
+tm send-keys -t e2e "/set temperature 3" Enter
+sleep 0.3
 tm send-keys -t e2e "What is 98765 + 43210?" Enter C-c
 if wait_idle 30 && wait_for "[stopped]" 5; then
 	partial=$(right | sed -n '/What is 98765 + 43210?/,/\[stopped\]/p' | sed '1d;$d' | grep -c '[^ ]')
@@ -204,6 +207,7 @@ else
 	fail tui_stop "no stopped reply: $(cat "$T/screen")"
 fi
 tm send-keys -t e2e "/think on" Enter
+tm send-keys -t e2e "/set temperature 0" Enter
 
 # ---- the browser: list, search, open (reasoning folded), delete ----
 tm send-keys -t e2e C-o
