@@ -18,6 +18,7 @@
  * file beside FILE and renames it, so FILE is either the old or the complete new export.
  */
 #include "app/commands.h"
+#include "app/history_json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -115,156 +116,6 @@ static void when(int64_t ms, char *buf, size_t size)
 	struct tm tm;
 	if (!localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M", &tm))
 		snprintf(buf, size, "?");
-}
-
-/* ---- JSON ---- */
-
-/* A JSON string of n bytes; invalid UTF-8 sequences become U+FFFD. */
-static json_t *jstr(const char *s, size_t n)
-{
-	if (!s)
-		return json_null();
-	json_t *js = json_stringn(s, n);
-	if (js)
-		return js;
-	/* Not valid UTF-8: rebuild it byte by byte. */
-	if (n > ((size_t)-1) / 3)
-		return NULL;
-	char *o = malloc(n * 3 + 1);
-	if (!o)
-		return NULL;
-	size_t k = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
-		size_t len = p[i] < 0x80 ? 1 : (p[i] >> 5) == 6 ? 2 : (p[i] >> 4) == 14 ? 3
-		             : (p[i] >> 3) == 30 ? 4 : 0;
-		int ok = len && i + len <= n;
-		for (size_t j = 1; ok && j < len; j++)
-			ok = (p[i + j] & 0xc0) == 0x80;
-		if (ok && len > 1) {
-			/* Overlong forms, surrogates and values past U+10FFFF are invalid too. */
-			uint32_t cp = p[i] & (0x7f >> len);
-			for (size_t j = 1; j < len; j++)
-				cp = cp << 6 | (p[i + j] & 0x3f);
-			static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-			ok = cp >= min[len] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
-		}
-		if (ok) {
-			memcpy(o + k, p + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(o + k, "\xef\xbf\xbd", 3);
-			k += 3;
-			i++;
-		}
-	}
-	js = json_stringn(o, k);
-	free(o);
-	return js;
-}
-
-static json_t *jcstr(const char *s)
-{
-	return s ? jstr(s, strlen(s)) : json_null();
-}
-
-/* json_object_set_new that remembers a failed allocation. */
-static void put(json_t *o, const char *k, json_t *v, int *ok)
-{
-	if (!v || json_object_set_new(o, k, v) != 0)
-		*ok = 0;
-}
-
-static void put_num(json_t *o, const char *k, double v, int *ok)
-{
-	if (v >= 0)
-		put(o, k, json_real(v), ok);
-}
-
-static void put_int(json_t *o, const char *k, int64_t v, int *ok)
-{
-	if (v >= 0)
-		put(o, k, json_integer(v), ok);
-}
-
-static json_t *conv_json(const struct hist_conversation *c, int *ok)
-{
-	json_t *o = json_object();
-	if (!o) {
-		*ok = 0;
-		return NULL;
-	}
-	put(o, "id", json_integer(c->id), ok);
-	put(o, "title", jcstr(c->title), ok);
-	put(o, "model", jcstr(c->model), ok);
-	put(o, "system_prompt", jcstr(c->system_prompt), ok);
-	put(o, "created_ms", json_integer(c->created_ms), ok);
-	put(o, "updated_ms", json_integer(c->updated_ms), ok);
-	put(o, "message_count", json_integer(c->n_messages), ok);
-	return o;
-}
-
-static json_t *msg_json(const struct hist_message *m, int with_reasoning, int *ok)
-{
-	json_t *o = json_object();
-	if (!o) {
-		*ok = 0;
-		return NULL;
-	}
-	put(o, "id", json_integer(m->id), ok);
-	put(o, "role", json_string(hist_role_name(m->role)), ok);
-	put(o, "status", json_string(hist_status_name(m->status)), ok);
-	put(o, "content", jstr(m->content, m->content_len), ok);
-	if (with_reasoning && m->role == HIST_ASSISTANT)
-		put(o, "reasoning", jstr(m->reasoning, m->reasoning_len), ok);
-	if (m->error)
-		put(o, "error", jcstr(m->error), ok);
-	if (m->model)
-		put(o, "model", jcstr(m->model), ok);
-	put(o, "created_ms", json_integer(m->created_ms), ok);
-	put(o, "updated_ms", json_integer(m->updated_ms), ok);
-	if (m->role != HIST_ASSISTANT)
-		return o;
-	json_t *p = json_object(), *s = json_object();
-	if (p) {
-		put_num(p, "temperature", m->params.temperature, ok);
-		put_num(p, "top_p", m->params.top_p, ok);
-		put_int(p, "top_k", m->params.top_k, ok);
-		put_num(p, "min_p", m->params.min_p, ok);
-		put_int(p, "max_tokens", m->params.max_tokens, ok);
-		if (m->params.has_seed)
-			put(p, "seed", json_integer((json_int_t)m->params.seed), ok);
-	}
-	put(o, "params", p, ok);
-	if (s) {
-		put_int(s, "prompt_tokens", m->stats.prompt_tokens, ok);
-		put_int(s, "reasoning_tokens", m->stats.reasoning_tokens, ok);
-		put_int(s, "answer_tokens", m->stats.answer_tokens, ok);
-		put_num(s, "prefill_tokens_per_s", m->stats.prefill_tps, ok);
-		put_num(s, "decode_tokens_per_s", m->stats.decode_tps, ok);
-		put_num(s, "mtp_acceptance", m->stats.mtp_acceptance, ok);
-	}
-	put(o, "stats", s, ok);
-	return o;
-}
-
-/* The conversation with its messages as one JSON object (NULL: out of memory). */
-static json_t *full_json(const struct hist_conversation *c, const struct hist_message *m,
-			 size_t n, int with_reasoning)
-{
-	int ok = 1;
-	json_t *o = conv_json(c, &ok);
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, msg_json(&m[i], with_reasoning, &ok)))
-			ok = 0;
-	put(o, "messages", a, &ok);
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
 }
 
 static int dump_json(FILE *f, json_t *j, struct err *e)
@@ -411,7 +262,7 @@ static int cmd_list(struct hist_db *db, const struct opts *o, struct err *e)
 		int ok = 1;
 		json_t *a = json_array();
 		for (size_t i = 0; a && i < n; i++)
-			if (json_array_append_new(a, conv_json(&c[i], &ok)))
+			if (json_array_append_new(a, app_conversation_json(&c[i], &ok)))
 				ok = 0;
 		hist_conversations_free(c, n);
 		if (!ok) {
@@ -489,7 +340,7 @@ static int cmd_show(struct hist_db *db, const struct opts *o, struct err *e)
 	if (rc || (rc = load(db, id, &c, &m, &n, e)))
 		return rc;
 	if (o->json) {
-		rc = dump_json(stdout, full_json(&c, m, n, o->reasoning), e);
+		rc = dump_json(stdout, app_history_json(&c, m, n, o->reasoning), e);
 		goto out;
 	}
 	int tty = isatty(STDOUT_FILENO);
@@ -584,13 +435,13 @@ static int cmd_search(struct hist_db *db, const struct opts *o, struct err *e)
 				ok = 0;
 				break;
 			}
-			put(x, "conversation_id", json_integer(h[i].conversation_id), &ok);
-			put(x, "message_id", json_integer(h[i].message_id), &ok);
-			put(x, "role", json_string(hist_role_name(h[i].role)), &ok);
-			put(x, "in", json_string(h[i].in_reasoning ? "reasoning" : "content"), &ok);
-			put(x, "title", jcstr(h[i].title), &ok);
-			put(x, "snippet", jcstr(h[i].snippet), &ok);
-			put(x, "created_ms", json_integer(h[i].created_ms), &ok);
+			app_json_put(x, "conversation_id", json_integer(h[i].conversation_id), &ok);
+			app_json_put(x, "message_id", json_integer(h[i].message_id), &ok);
+			app_json_put(x, "role", json_string(hist_role_name(h[i].role)), &ok);
+			app_json_put(x, "in", json_string(h[i].in_reasoning ? "reasoning" : "content"), &ok);
+			app_json_put(x, "title", app_json_cstr(h[i].title), &ok);
+			app_json_put(x, "snippet", app_json_cstr(h[i].snippet), &ok);
+			app_json_put(x, "created_ms", json_integer(h[i].created_ms), &ok);
 		}
 		hist_hits_free(h, n);
 		if (!ok) {
@@ -640,7 +491,7 @@ static int export_one(struct hist_db *db, int64_t id, int json, FILE *f, struct 
 	if (rc)
 		return rc;
 	if (json) {
-		json_t *j = full_json(&c, m, n, 1);
+		json_t *j = app_history_json(&c, m, n, 1);
 		if (!j)
 			rc = err_set(e, ERR_NOMEM, "out of memory building JSON");
 		else if (json_dumpf(j, f, JSON_INDENT(2)))

@@ -9,88 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/history_json.h"
 #include "ui/slash.h"
 #include "ui/ui_int.h"
-#include "ui/width.h"
 
-/* A JSON string of s[0..n) with invalid UTF-8 replaced by U+FFFD (jansson refuses it). */
-static json_t *jstr(const char *s, size_t n)
-{
-	if (!s)
-		return json_null();
-	char *clean = malloc(3 * n + 1);
-	if (!clean)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t l = ui_utf8_next(s + i, n - i, &cp);
-		if (cp == 0)
-			cp = UI_REPLACEMENT; /* json_stringn would keep it, readers choke on it */
-		k += ui_utf8_put(cp, clean + k);
-		i += l;
-	}
-	json_t *j = json_stringn(clean, k);
-	free(clean);
-	return j;
-}
-
-static json_t *jcstr(const char *s)
-{
-	return s ? jstr(s, strlen(s)) : json_null();
-}
-
-static json_t *jnum(double v)
-{
-	return v < 0 ? json_null() : json_real(v);
-}
-
-static json_t *jint(int64_t v)
-{
-	return v < 0 ? json_null() : json_integer(v);
-}
-
+/* The same JSON as `ponder history export --format json`. */
 static int export_json(FILE *f, const struct hist_conversation *c, const struct hist_message *m,
 		       size_t n, struct err *e)
 {
-	json_t *root = json_object(), *msgs = json_array();
-	int bad = !root || !msgs;
-	bad |= json_object_set_new(root, "id", json_integer(c->id));
-	bad |= json_object_set_new(root, "title", jcstr(c->title));
-	bad |= json_object_set_new(root, "model", jcstr(c->model));
-	bad |= json_object_set_new(root, "system_prompt", jcstr(c->system_prompt));
-	bad |= json_object_set_new(root, "created_ms", json_integer(c->created_ms));
-	bad |= json_object_set_new(root, "updated_ms", json_integer(c->updated_ms));
-	for (size_t i = 0; i < n && !bad; i++) {
-		const struct hist_message *x = &m[i];
-		json_t *o = json_object(), *st = json_object();
-		bad |= !o || !st;
-		bad |= json_object_set_new(o, "id", json_integer(x->id));
-		bad |= json_object_set_new(o, "role", json_string(hist_role_name(x->role)));
-		bad |= json_object_set_new(o, "status", json_string(hist_status_name(x->status)));
-		bad |= json_object_set_new(o, "content", jstr(x->content, x->content_len));
-		if (x->role == HIST_ASSISTANT)
-			bad |= json_object_set_new(o, "reasoning", jstr(x->reasoning, x->reasoning_len));
-		bad |= json_object_set_new(o, "error", jcstr(x->error));
-		bad |= json_object_set_new(o, "model", jcstr(x->model));
-		bad |= json_object_set_new(o, "created_ms", json_integer(x->created_ms));
-		bad |= json_object_set_new(st, "prompt_tokens", jint(x->stats.prompt_tokens));
-		bad |= json_object_set_new(st, "reasoning_tokens", jint(x->stats.reasoning_tokens));
-		bad |= json_object_set_new(st, "answer_tokens", jint(x->stats.answer_tokens));
-		bad |= json_object_set_new(st, "prefill_tps", jnum(x->stats.prefill_tps));
-		bad |= json_object_set_new(st, "decode_tps", jnum(x->stats.decode_tps));
-		bad |= json_object_set_new(st, "mtp_acceptance", jnum(x->stats.mtp_acceptance));
-		bad |= json_object_set_new(o, "stats", st);
-		bad |= json_array_append_new(msgs, o);
-	}
-	bad |= json_object_set_new(root, "messages", msgs);
-	if (!bad && json_dumpf(root, f, JSON_INDENT(2)) == 0 && fputc('\n', f) != EOF) {
-		json_decref(root);
-		return 0;
-	}
+	json_t *root = app_history_json(c, m, n, 1);
+	if (!root)
+		return err_set(e, ERR_NOMEM, "out of memory building the JSON");
+	int rc = json_dumpf(root, f, JSON_INDENT(2)) == 0 && fputc('\n', f) != EOF ? 0 : -1;
 	json_decref(root);
-	return err_set(e, bad ? ERR_NOMEM : ERR_IO, bad ? "out of memory building the JSON"
-		       : "writing the file failed");
+	return rc ? err_set(e, ERR_IO, "writing the file failed: %s", strerror(errno)) : 0;
 }
 
 static void do_export(struct ui *u, const struct ui_slash *s)
