@@ -13,7 +13,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 out=$(python3 tools/demo/eval_engine.py --mode batch --n 200 --seed 20261125 \
 	--tasks add4,sub4,mul32,word,cmp \
-	--min add4=0.96,sub4=0.88,mul32=0.95,word=0.95 2>&1)
+	--min add4=0.97,sub4=0.96,mul32=0.96,word=0.96 2>&1)
 rc=$?
 echo "$out"
 if [ $rc -eq 0 ]; then echo "PASS demo_eval"; else echo "FAIL demo_eval: below a pass mark"; fi

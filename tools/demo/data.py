@@ -73,7 +73,7 @@ def sub_trace(a, b):
     lines = [f"{A} - {B}"]
     br = 0
     r = ""
-    ea, eb = False, False
+    eb = False                     # subtrahend exhausted (shown as 0)
     while True:
         x = int(A[-1])
         y = 0 if eb else int(B[-1])
@@ -88,7 +88,7 @@ def sub_trace(a, b):
         pre = "1" if nbr else ""
         lines.append(f"{pre}{x} - {y} - {br} = {d}, borrow {nbr} | so far {r} | left {A} - {B}")
         br = nbr
-        ea, eb = na, nb
+        eb = nb
         if na:
             break
     assert br == 0
@@ -189,10 +189,25 @@ def q_add(rng, da=None, db=None):
     return q, lines, s
 
 
-def q_sub(rng, da=None, db=None, allow_neg=True):
+def _near(rng, a):
+    """A number of the same length as a that shares a random prefix with it."""
+    s = list(str(a))
+    k = rng.randrange(len(s))
+    for j in range(k, len(s)):
+        s[j] = rng.choice("0123456789")
+    if s[0] == "0" and len(s) > 1:
+        s[0] = str(a)[0]
+    return int("".join(s))
+
+
+def q_sub(rng, da=None, db=None, allow_neg=True, near=None):
     if da is None:
         da, db = _digits_pair(rng, 6)
     a, b = _num(rng, da), _num(rng, db)
+    near = SUB_NEAR if near is None else near
+    if near and da == db and rng.random() < near:
+        # long borrow chains and leading zeros in the difference need practice
+        b = _near(rng, a)
     if a < b and not (allow_neg and rng.random() < 0.2):
         a, b = b, a
     forms = [f"What is {a} - {b}?", f"What is {a} minus {b}?", f"Compute {a} - {b}.",
@@ -336,6 +351,9 @@ def q_other(rng):
 
 GEN = {"add": q_add, "sub": q_sub, "mul": q_mul, "cmp": q_cmp, "word": q_word, "other": q_other}
 MIX = {"add": 0.22, "sub": 0.22, "mul": 0.30, "cmp": 0.08, "word": 0.16, "other": 0.02}
+# Fraction of equal-length subtractions whose operands share a prefix (0 in the base
+# run; train.py --near raises it for the second phase).
+SUB_NEAR = 0.0
 
 
 def answer_text(task, ans):
@@ -367,11 +385,11 @@ def eval_set(task, n, seed):
         if task == "add4":
             q, _, s = q_add(rng, 4, 4)
         elif task == "sub4":
-            q, _, s = q_sub(rng, 4, 4, allow_neg=False)
+            q, _, s = q_sub(rng, 4, 4, allow_neg=False, near=0)
         elif task == "add6":
             q, _, s = q_add(rng, 6, 6)
         elif task == "sub6":
-            q, _, s = q_sub(rng, 6, 6, allow_neg=False)
+            q, _, s = q_sub(rng, 6, 6, allow_neg=False, near=0)
         elif task == "mul32":
             q, _, s = q_mul(rng, 3, 2)
         elif task == "cmp":

@@ -58,12 +58,38 @@ def run_task(m, tk, task, n, seed, batch, max_new):
     return ok, fails
 
 
+@torch.no_grad()
+def expert_balance(m, tk, n=200, seed=4321):
+    """Fraction of routed token slots per expert and MoE layer (MTP included) over n
+    teacher-forced mixed examples, with the final routing biases."""
+    import random
+    rng = random.Random(seed)
+    cfg = m.cfg
+    moes = m.moe_layers()
+    tot = [torch.zeros(cfg.n_routed_experts) for _ in moes]
+    for _ in range(n):
+        _, q, reas, ans = data.example(rng)
+        ids = torch.tensor([tk.prompt_ids(q) + tk.completion_ids(reas, ans)])
+        for mo in moes:
+            mo.valid = None
+        _, h = m(ids, want_hidden=True)
+        m.mtp_logits(h[:, :-1], ids[:, 1:])
+        for i, mo in enumerate(moes):
+            tot[i] += mo.last_load.float()
+    out = {}
+    for i, t in enumerate(tot):
+        lid = cfg.first_k_dense_replace + i
+        out[f"layer {lid}" + (" (MTP)" if lid == cfg.num_hidden_layers else "")] = \
+            [round(x, 3) for x in (t / t.sum()).tolist()]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hf", help="exported checkpoint folder (FP8)")
     ap.add_argument("--float", default=os.path.join(HERE, "out/model.pt"))
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models/demo/tokenizer.json"))
-    ap.add_argument("--tasks", default=",".join(ALL_TASKS))
+    ap.add_argument("--tasks", default=",".join(ALL_TASKS), help="comma list; '' for none")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--batch", type=int, default=100)
@@ -71,12 +97,13 @@ def main():
     ap.add_argument("--show", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="write the summary here")
+    ap.add_argument("--balance", action="store_true", help="also report expert load")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tk = Tokenizer.load(args.tokenizer)
     m = load_model(args)
     summary = {"weights": args.hf or args.float, "n": args.n, "seed": args.seed, "tasks": {}}
-    for task in args.tasks.split(","):
+    for task in filter(None, args.tasks.split(",")):
         t0 = time.time()
         ok, fails = run_task(m, tk, task, args.n, args.seed, args.batch, args.max_new)
         acc = ok / args.n
@@ -84,6 +111,10 @@ def main():
         print(f"{task:8s} {ok:4d}/{args.n}  {100 * acc:5.1f}%  ({time.time() - t0:.0f}s)", flush=True)
         for q, want, got, text in fails[:args.show]:
             print(f"   Q: {q}\n   want {want} got {got}\n   " + text.replace("\n", "\n   "))
+    if args.balance:
+        summary["expert_load"] = expert_balance(m, tk)
+        for k, v in summary["expert_load"].items():
+            print(f"{k:14s} " + " ".join(f"{x:.3f}" for x in v) + f"  max/mean {max(v) * len(v):.2f}")
     print(json.dumps(summary))
     if args.json:
         with open(args.json, "w") as f:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-from model import Config, DeepseekV3, MoE, init_weights  # noqa: E402
+from model import Config, DeepseekV3, init_weights  # noqa: E402
 from tok import Tokenizer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,7 +47,7 @@ def demo_config(vocab, args):
         n_group=args.groups, topk_group=args.topk_groups, num_experts_per_tok=args.topk,
         moe_layer_freq=1, first_k_dense_replace=1, norm_topk_prob=True,
         scoring_func="sigmoid", hidden_act="silu", max_position_embeddings=2048,
-        rms_norm_eps=1e-6, rope_theta=10000.0, rope_scaling=None, tie_word_embeddings=False,
+        rms_norm_eps=1e-6, rope_theta=args.rope_theta, rope_scaling=None, tie_word_embeddings=False,
         bos_token_id=0, eos_token_id=1))
 
 
@@ -103,10 +103,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models/demo/tokenizer.json"))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch-tokens", type=int, default=3072)
+    ap.add_argument("--steps", type=int, default=3400)
+    ap.add_argument("--batch-tokens", type=int, default=2800)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--gamma", type=float, default=1e-3, help="bias update speed")
     ap.add_argument("--multi-turn", type=float, default=0.08)
@@ -126,6 +126,16 @@ def main():
     ap.add_argument("--groups", type=int, default=4)
     ap.add_argument("--topk-groups", type=int, default=2)
     ap.add_argument("--topk", type=int, default=2)
+    ap.add_argument("--rope-theta", type=float, default=1000.0)
+    ap.add_argument("--max-minutes", type=float, default=0,
+                    help="stop (and save) once training has run this long; 0: no limit")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="end after this step (schedule still planned for --steps); "
+                         "replays a run that --max-minutes cut short")
+    ap.add_argument("--init-from", help="start from this model.pt (fresh optimizer and schedule)")
+    ap.add_argument("--near", type=float, default=0.0,
+                    help="data.SUB_NEAR: share of equal-length subtractions with a shared prefix")
+    ap.add_argument("--mix", default="", help="task weights, e.g. add=0.2,sub=0.3 (others kept)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--save-every", type=int, default=250)
@@ -134,6 +144,12 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    data.SUB_NEAR = args.near
+    for kv in filter(None, args.mix.split(",")):
+        k, v = kv.split("=")
+        if k not in data.MIX:
+            raise SystemExit(f"--mix: unknown task {k!r} (tasks: {', '.join(data.MIX)})")
+        data.MIX[k] = float(v)
     os.makedirs(args.out, exist_ok=True)
     tk = Tokenizer.load(args.tokenizer)
     cfg = demo_config(len(tk.vocab), args)
@@ -142,6 +158,11 @@ def main():
     mtp = model.model.layers[cfg.num_hidden_layers]
     mtp.embed_tokens.weight = model.model.embed_tokens.weight
     mtp.shared_head.head.weight = model.lm_head.weight
+    if args.init_from:
+        st = torch.load(args.init_from)
+        if Config.from_dict(st["config"]).to_dict() != cfg.to_dict():
+            raise SystemExit(f"{args.init_from}: its config differs from these arguments")
+        model.load_state_dict(st["model"])
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
@@ -210,8 +231,13 @@ def main():
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             acc = {"loss": 0.0, "mtp": 0.0, "n": 0}
-        if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
+        out_of_time = (args.max_minutes and time.time() - t_start > 60 * args.max_minutes) or \
+            step + 1 == args.stop_at
+        if (step + 1) % args.save_every == 0 or step + 1 == args.steps or out_of_time:
             save(model, opt, cfg, step + 1, load_sum, moes, args.out)
+        if out_of_time:
+            print(f"stopped at step {step + 1} of {args.steps} (--max-minutes/--stop-at)", flush=True)
+            break
     bal = balance_report(load_sum, moes, cfg)
     print(bal, flush=True)
     with open(os.path.join(args.out, "balance.txt"), "w") as f:
