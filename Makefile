@@ -7,6 +7,9 @@
 # Options: CUDA=0|1 (default: 1 when nvcc is found), CUDA_ARCH=90, CI=1 adds -Werror.
 
 PREFIX   ?= /usr/local
+# Another BUILD and PONDER (say build/asan, bin/ponder-asan) keep a second build apart;
+# the binary stays in bin/ so that it finds models/demo and themes/ beside it.
+PONDER   ?= bin/ponder
 DESTDIR  ?=
 BUILD    ?= build
 DATADIR  ?= $(PREFIX)/share/ponder
@@ -40,7 +43,7 @@ CUDA := $(if $(NVCC),1,0)
 endif
 
 LIB_SRC  := $(filter-out app/main.c,$(wildcard app/*.c)) $(wildcard engine/*.c) \
-            $(wildcard kernels/base/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c) \
+            $(wildcard common/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c) \
             $(wildcard history/*.c) $(wildcard ui/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -61,9 +64,9 @@ BENCH_BIN := $(BENCH_SRC:tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC := $(wildcard tools/fuzz_*.c)
 
 .PHONY: all test bench fuzz install clean
-all: bin/ponder
+all: $(PONDER)
 
-bin/ponder: $(BUILD)/app/main.o $(BUILD)/libponder.a
+$(PONDER): $(BUILD)/app/main.o $(BUILD)/libponder.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
@@ -95,17 +98,17 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/libponder.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libponder.a $(LDFLAGS) $(LDLIBS)
 
-test: bin/ponder $(TEST_BIN)
-	@BUILD=$(BUILD) sh tests/run.sh
+test: $(PONDER) $(TEST_BIN)
+	@BUILD=$(BUILD) BIN=$(PONDER) sh tests/run.sh
 
-bench: bin/ponder $(BENCH_BIN)
+bench: $(PONDER) $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tools/bench.sh
 
 # libFuzzer harnesses: clang with -fsanitize=fuzzer,address,undefined over only the
 # sources the harnesses call (not the whole library: SIMD and CUDA files do not belong
 # in a fuzz build). A new harness that needs more adds its files to FUZZ_LIB_SRC.
 FUZZ_CC ?= clang
-FUZZ_LIB_SRC := engine/safetensors.c engine/config.c kernels/base/err.c
+FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c
 fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(@D)
@@ -113,10 +116,10 @@ $(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC)
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \
 	  $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm -pthread
 
-install: bin/ponder
+install: $(PONDER)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(DATADIR)/themes $(DESTDIR)$(DATADIR)/models/demo
-	install -m 755 bin/ponder $(DESTDIR)$(PREFIX)/bin/ponder
+	install -m 755 $(PONDER) $(DESTDIR)$(PREFIX)/bin/ponder
 	install -m 644 man/ponder.1 $(DESTDIR)$(PREFIX)/share/man/man1/ponder.1
 	for f in themes/*; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/themes/ || true; done
 	for f in models/demo/*; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/models/demo/ || true; done

@@ -7,7 +7,7 @@
 #ifndef PONDER_APP_COMMANDS_H
 #define PONDER_APP_COMMANDS_H
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 struct app_command {
 	const char *name;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 enum reasoning_out { REASONING_HIDE, REASONING_STDERR, REASONING_INLINE };
 enum output_mode { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_JSONL };

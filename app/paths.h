@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 enum app_dir {
 	APP_DIR_DATA,

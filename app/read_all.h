@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 /* *out is malloc'd (not NUL-terminated), *len its size. ERR_RANGE past `max` bytes,
    ERR_IO on a read error; `what` names the stream in messages ("stdin"). */

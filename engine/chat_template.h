@@ -28,7 +28,7 @@
 #include <stddef.h>
 
 #include "engine/tokenizer.h"
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 enum chat_role { CHAT_SYSTEM, CHAT_USER, CHAT_ASSISTANT };
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 enum eng_arch { ARCH_DEEPSEEK_V2, ARCH_DEEPSEEK_V3 };
 enum eng_topk_method { TOPK_GREEDY, TOPK_GROUP_LIMITED_GREEDY, TOPK_NOAUX_TC };

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "engine/config.h"
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 struct eng_opts {
 	int threads;           /* <= 0: one per core */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 #include "kernels/kern.h"
 
 #define ST_MAX_DIMS 8

@@ -52,7 +52,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 struct hist_db;
 

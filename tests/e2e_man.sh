@@ -8,7 +8,7 @@ fi
 out=$(mandoc -Tlint -Wstyle man/ponder.1 2>&1 | grep -v 'mandoc.db lacks')
 if [ -z "$out" ]; then echo "PASS man_lint"; else echo "FAIL man_lint: $out"; fi
 missing=""
-for opt in $(bin/ponder --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+for opt in $(${BIN:-bin/ponder} --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 	grep -q -- "Fl \\\\${opt#-}" man/ponder.1 || missing="$missing $opt"
 done
 if [ -z "$missing" ]; then echo "PASS man_covers_options"; else echo "FAIL man_covers_options: missing$missing"; fi

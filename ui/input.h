@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <wchar.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 /* The character the UI sends to insert a newline (bound inside libedit). */
 #define UI_IN_NEWLINE 0x1c

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 enum ui_cmd {
 	UI_CMD_NEW = 1,

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/base/err.h"
+#include "common/err.h"
 
 /* Every styled thing on screen. Text styles (answer .. list) double as the per-byte
    style ids of rendered pane text. */
