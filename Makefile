@@ -1,6 +1,8 @@
 # ponder — one non-recursive Makefile.
 #   make              build bin/ponder (CPU always; CUDA objects too when nvcc is found)
 #   make test         build and run every test that needs no GPU (GPU tests print SKIP)
+#   make check-tsan   ThreadSanitizer build of the pool and kernel tests, run
+#   make check-asan   ASan + UBSan build of everything, the whole suite run on it
 #   make bench        build and run the benchmarks under tools/
 #   make fuzz         build the libFuzzer harnesses (clang) into build/fuzz/
 #   make install      PREFIX=/usr/local DESTDIR= : binary, man page, themes, demo model
@@ -29,6 +31,10 @@ ifneq ($(CI),)
 CFLAGS   += -Werror
 endif
 LDLIBS   += $(PKG_LIBS) -lm -pthread
+# Sanitizer flags for check-tsan / check-asan, added to compiling and linking alike.
+SANITIZE ?=
+CFLAGS   += $(SANITIZE)
+LDFLAGS  += $(SANITIZE)
 
 # SIMD variants are separate files compiled for their instruction set and chosen at
 # run time, so the binary still runs on a CPU without them.
@@ -63,7 +69,7 @@ BENCH_SRC := $(wildcard tools/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC := $(wildcard tools/fuzz_*.c)
 
-.PHONY: all test bench fuzz install clean
+.PHONY: all test bench fuzz install clean check-tsan check-asan
 all: $(PONDER)
 
 $(PONDER): $(BUILD)/app/main.o $(BUILD)/libponder.a
@@ -101,6 +107,22 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/libponder.a
 test: $(PONDER) $(TEST_BIN)
 	@BUILD=$(BUILD) BIN=$(PONDER) sh tests/run.sh
 
+# ThreadSanitizer over the thread pool and every kernel that runs on it. TESTS limits
+# tests/run.sh to these binaries.
+TSAN_TESTS := test_pool test_pool_stress test_kernels
+check-tsan:
+	$(MAKE) BUILD=$(BUILD)/tsan PONDER=bin/ponder-tsan CUDA=0 CFLAGS="-O1 -g" \
+	  SANITIZE="-fsanitize=thread" $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
+	@BUILD=$(BUILD)/tsan TESTS="$(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)" \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" sh tests/run.sh
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite, the binary that the
+# end-to-end scripts drive included (no CUDA objects: they are not ASan-instrumented).
+check-asan:
+	$(MAKE) BUILD=$(BUILD)/asan PONDER=bin/ponder-asan CUDA=0 CFLAGS="-O1 -g" \
+	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  test
+
 bench: $(PONDER) $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tools/bench.sh
 
@@ -108,7 +130,10 @@ bench: $(PONDER) $(BENCH_BIN)
 # sources the harnesses call (not the whole library: SIMD and CUDA files do not belong
 # in a fuzz build). A new harness that needs more adds its files to FUZZ_LIB_SRC.
 FUZZ_CC ?= clang
-FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c
+FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c engine/checkpoint.c \
+  engine/tokenizer.c engine/tok_added.c engine/tok_bpe.c engine/tok_json.c engine/tok_load.c \
+  engine/tok_pretok.c engine/detok_stream.c engine/channels.c app/options.c app/paths.c \
+  app/term_safe.c ui/theme.c ui/render_md.c ui/width.c
 fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(@D)

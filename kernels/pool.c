@@ -7,12 +7,34 @@
  * machine is busy: a worker the scheduler has not run yet simply finds nothing left to
  * claim later, instead of holding the caller up for a time slice on every kernel call.
  *
- * Claiming goes through one 64-bit atomic, `claim` = job generation << 32 | next range.
- * A worker reads the job's fields after seeing its generation in `claim`, then claims a
- * range with a compare-and-swap that also checks the generation. The caller rewrites the
- * fields only after all ranges of the previous job finished, and it publishes the new
- * generation after writing them, so a successful claim proves the fields it read belong
- * to the job it claimed from; a stale read always fails its claim.
+ * The protocol. `claim` is one 64-bit atomic, generation << 32 | next range index; the
+ * job's fields (fn, ctx, n, nranges) are a seqlock-protected record whose sequence
+ * number is the generation. The caller, holding call_mu, publishes job g+1 in three
+ * steps:
+ *   1. claim = (g+1, CLOSED)   — from here on no claim of generation g can succeed;
+ *      release fence;
+ *   2. write the fields and reset `finished`;
+ *   3. claim = (g+1, 0) with release — the job is open.
+ * A claimer loads claim (acquire) and sees (g, k); CLOSED means "being written": it
+ * waits. Otherwise it reads the fields, issues an acquire fence, and claims range k with
+ * a compare-and-swap (g, k) -> (g, k+1). If the CAS succeeds, claim still held (g, k),
+ * so step 1 of job g+1 had not happened; by the fences, none of the field values it
+ * read can come from step 2 of a later job (had it read one, the release fence of
+ * step 1 would make that step 1 visible to the CAS, and the CAS would fail). So a
+ * successful claim ran range k < nranges of exactly the job it read, and each range of
+ * a generation is claimed once: claims move k up by one under the generation check.
+ * A stale claimer — one that loaded (g, k) and then stalled — always fails, however
+ * long it stalled (until the 32-bit generation wraps, 4 billion jobs later).
+ *
+ * The earlier version skipped step 1: a worker late from job g could read job g+1's
+ * larger nranges while claim still said (g, old nranges), claim a range of the new job
+ * under the old generation, and that range then ran twice once g+1 opened (finished
+ * passed nranges, the caller slept forever). tests/test_pool_stress.c reproduces that.
+ *
+ * Completion: each finished range adds one to `finished`; the thread that brings it to
+ * nranges signals the caller if it sleeps. The caller rewrites `finished` only after it
+ * saw all nranges of the previous job finished, so no late increment can land in the
+ * next job's count.
  *
  * Invariants:
  *   - thread 0 is the caller, worker k is thread k; a thread runs one range at a time,
@@ -20,11 +42,12 @@
  *   - a kern_pool_for called from inside a task runs inline on that thread instead of
  *     deadlocking; calls from two outside threads are serialised by call_mu.
  * Idle workers spin briefly (jobs come in bursts of hundreds per token) and then sleep
- * on a condition variable until the next job.
+ * on a condition variable until the next generation.
  */
 #include "kernels/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,6 +65,8 @@
 #define POOL_SPIN 4000
 /* Ranges per thread: more than one so uneven ranges balance out. */
 #define POOL_SPLIT 4
+/* The range index of a generation whose job is being written (step 1 above). */
+#define CLAIM_CLOSED UINT32_MAX
 
 struct kern_pool {
 	int nworkers; /* threads besides the caller */
@@ -54,9 +79,9 @@ struct kern_pool {
 	int quit;
 	pthread_mutex_t call_mu; /* held by the thread inside kern_pool_for */
 
-	/* The current job: written by the caller before its generation is published. Atomic
-	   (relaxed) only because a late worker may read them while the next job is written;
-	   its claim then fails and it discards what it read. */
+	/* The current job, written between steps 1 and 3 of the protocol. Atomic (relaxed)
+	   because a late claimer may read them while the next job is written; its claim
+	   then fails and it discards what it read. */
 	_Atomic(kern_task_fn) fn;
 	_Atomic(void *) ctx;
 	atomic_size_t n, nranges;
@@ -92,15 +117,23 @@ static void run_range(struct kern_pool *p, kern_task_fn fn, void *ctx, size_t n,
 /* Claims and runs ranges of job generation `gen` until none is left. */
 static void work_on(struct kern_pool *p, uint32_t gen, int thread)
 {
-	for (;;) {
+	for (int waits = 0;;) {
 		uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
 		if ((uint32_t)(c >> 32) != gen)
 			return;
+		size_t k = (size_t)(uint32_t)c;
+		if (k == CLAIM_CLOSED) { /* the caller is writing this job's fields */
+			if (++waits % 64 == 0)
+				sched_yield(); /* it may have been preempted mid-write */
+			else
+				cpu_relax();
+			continue;
+		}
 		kern_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
 		void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
 		size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
 		size_t nr = atomic_load_explicit(&p->nranges, memory_order_relaxed);
-		size_t k = (size_t)(uint32_t)c;
+		atomic_thread_fence(memory_order_acquire);
 		if (k >= nr)
 			return;
 		if (atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1,
@@ -223,12 +256,16 @@ void kern_pool_for(struct kern_pool *p, size_t n, size_t grain, kern_task_fn fn,
 		return;
 	}
 	pthread_mutex_lock(&p->call_mu);
+	/* The three steps of the protocol in the header comment. */
+	uint32_t gen = (uint32_t)(atomic_load_explicit(&p->claim, memory_order_relaxed) >> 32) + 1;
+	atomic_store_explicit(&p->claim, (uint64_t)gen << 32 | CLAIM_CLOSED,
+			      memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
 	atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
 	atomic_store_explicit(&p->n, n, memory_order_relaxed);
 	atomic_store_explicit(&p->nranges, nr, memory_order_relaxed);
 	atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
-	uint32_t gen = (uint32_t)(atomic_load_explicit(&p->claim, memory_order_relaxed) >> 32) + 1;
 	atomic_store_explicit(&p->claim, (uint64_t)gen << 32, memory_order_release);
 	pthread_mutex_lock(&p->mu);
 	if (p->sleepers)
