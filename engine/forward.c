@@ -3,7 +3,10 @@
  * the MTP module running alongside over the positions whose next token is known.
  *
  * eng_forward validates everything (context room, token ids) before touching state, so
- * a failed call leaves the sequence as it was.
+ * a failed call leaves the sequence as it was. The one exception is logits that come
+ * out NaN or infinite (damaged weights, or activations overflowing FP32): that is
+ * found after the positions were computed, and the call fails with ERR_MODEL instead
+ * of letting anything be sampled from them; such a model gives nothing usable.
  */
 #include <string.h>
 
@@ -30,6 +33,21 @@ void fwd_block(struct eng_state *st, const struct layer_weights *l, float *cache
 		mlp_forward(st, &l->mlp, s->xn, s->y, n);
 	for (size_t i = 0; i < n * D; i++)
 		s->x[i] += s->y[i];
+}
+
+/* 0 when all n values are finite. x - x is NaN exactly for NaN and infinities, and the
+   sum of the differences stays NaN once one is, so the loop has no branch. */
+static int check_finite(const float *v, size_t n, size_t pos, const char *what,
+			struct err *e)
+{
+	float acc = 0.0f;
+	for (size_t i = 0; i < n; i++)
+		acc += v[i] - v[i];
+	if (acc == 0.0f)
+		return 0;
+	return err_set(e, ERR_MODEL, "the model computed NaN or infinite %s at position %zu; its "
+		       "weights are damaged, or its activations overflow 32-bit floats (check the "
+		       "checkpoint's files against their published checksums)", what, pos);
 }
 
 /* MTP rows i0 .. i0+n-1 (n <= FWD_CHUNK): row i takes the hidden state at i and
@@ -84,7 +102,8 @@ int eng_mtp_draft(struct eng_state *st, int32_t next, float *logits, struct err 
 	mtp_catch_up(st, NULL);
 	mtp_rows(st, st->pos - 1, 1, &next, logits);
 	st->mtp_next = next;
-	return 0;
+	return logits ? check_finite(logits, (size_t)st->m->cfg->vocab_size, st->pos,
+				     "MTP draft logits", e) : 0;
 }
 
 int eng_forward(struct eng_state *st, const int32_t *ids, size_t n, float *logits,
@@ -105,9 +124,9 @@ int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *l
 
 	if (n > st->ctx - st->pos)
 		return err_set(e, ERR_CONTEXT,
-			       "%zu new tokens do not fit: %zu of the context's %zu positions are "
-			       "used; start a new conversation or raise --ctx", n, st->pos,
-			       st->ctx);
+			       "%zu new token%s not fit: %zu of the context's %zu positions are "
+			       "used; start a new conversation or raise --ctx", n,
+			       n == 1 ? " does" : "s do", st->pos, st->ctx);
 	for (size_t i = 0; i < n; i++)
 		if (ids[i] < 0 || (int64_t)ids[i] >= c->vocab_size)
 			return err_set(e, ERR_RANGE, "token id %d is outside the model's vocabulary "
@@ -138,17 +157,27 @@ int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *l
 			for (size_t i = 0; i < k; i++)
 				memcpy(st->hidden + ((pos0 + i) % st->ring) * D, s->xn + i * D,
 				       D * sizeof *s->xn);
-		if (logits && all_logits)
+		int rc = 0;
+		if (logits && all_logits) {
 			ops->linear(m->pool, logits + done * V, s->xn, k, &m->w.lm_head);
-		else if (logits && done + k == n)
+			rc = check_finite(logits + done * V, k * V, pos0, "logits", e);
+		} else if (logits && done + k == n) {
 			ops->linear(m->pool, logits, s->xn + (k - 1) * D, 1, &m->w.lm_head);
+			rc = check_finite(logits, V, pos0 + k - 1, "logits", e);
+		}
+		if (rc)
+			return rc;
 		done += k;
 
 		if (st->mtp) {
 			size_t before = st->mtp_pos;
 			mtp_catch_up(st, mtp_logits);
-			if (mtp_logits)
-				mtp_logits += (st->mtp_pos - before) * V;
+			if (mtp_logits) {
+				size_t rows = st->mtp_pos - before;
+				if ((rc = check_finite(mtp_logits, rows * V, before, "MTP logits", e)))
+					return rc;
+				mtp_logits += rows * V;
+			}
 		}
 	}
 	return 0;

@@ -7,6 +7,7 @@
  */
 #include "engine/weights.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,32 @@ static int bind_vec(struct binder *b, const char *name, uint64_t len, float **ou
 	return to_f32(b, t, len, out);
 }
 
+/*
+ * The FP8 contract of kern.h, checked here once per load so that no kernel checks it per
+ * token: finite block scales below KERN_FP8_SCALE_MAX and no e4m3 NaN byte. Either one
+ * means a damaged or wrongly converted file, which would otherwise answer with NaNs.
+ */
+static int check_fp8(struct binder *b, const char *name, const char *sname,
+		     const struct kern_mat *m, uint64_t nscales)
+{
+	for (uint64_t i = 0; i < nscales; i++) {
+		float v = m->scale[i];
+		if (!(fabsf(v) < KERN_FP8_SCALE_MAX))
+			return err_set(b->e, ERR_FORMAT, "%s (%s): block scale %llu is %g; scales "
+				       "must be finite and below 2^120. The file is damaged or was "
+				       "converted wrongly: download or convert it again", sname,
+				       shard_of(b, sname), (unsigned long long)i, (double)v);
+	}
+	size_t n = m->rows * m->cols;
+	size_t at = kern_fp8_find_nan(m->data, n);
+	if (at < n)
+		return err_set(b->e, ERR_FORMAT, "%s (%s): the FP8 weight at row %zu, column %zu is "
+			       "a NaN byte (0x%02x). The file is damaged or was converted wrongly: "
+			       "download or convert it again", name, shard_of(b, name), at / m->cols,
+			       at % m->cols, ((const uint8_t *)m->data)[at]);
+	return 0;
+}
+
 /* "<prefix>.weight" [rows][cols], FP8 when "<prefix>.weight_scale_inv" exists. */
 static int bind_mat(struct binder *b, const char *prefix, uint64_t rows, uint64_t cols,
 		    struct kern_mat *m)
@@ -172,12 +199,14 @@ static int bind_mat(struct binder *b, const char *prefix, uint64_t rows, uint64_
 		return err_prefix(b->e, "FP8 scale blocks are %dx%d", KERN_FP8_BLOCK, KERN_FP8_BLOCK);
 	if (s->dtype == ST_F32) {
 		m->scale = s->data;
-		return 0;
+	} else {
+		float *copy;
+		rc = to_f32(b, s, br * bc, &copy);
+		m->scale = copy;
+		if (rc)
+			return rc;
 	}
-	float *copy;
-	rc = to_f32(b, s, br * bc, &copy);
-	m->scale = copy;
-	return rc;
+	return check_fp8(b, name, sname, m, br * bc);
 }
 
 static int bind_mlp(struct binder *b, const char *prefix, uint64_t hidden, uint64_t inter,

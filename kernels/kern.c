@@ -133,3 +133,26 @@ const float *kern_f8e4m3_table(void)
 {
 	return kern_f8e4m3_lut;
 }
+
+size_t kern_fp8_find_nan(const uint8_t *p, size_t n)
+{
+	/* Eight bytes at a time: with the sign bits set, a NaN byte is 0xff, so the
+	   complement has a zero byte there (the classic has-zero-byte test). */
+	const uint64_t lo = 0x0101010101010101u, hi = 0x8080808080808080u;
+	size_t i = 0;
+	for (; i + 64 <= n; i += 64) {
+		uint64_t any = 0;
+		for (int k = 0; k < 8; k++) {
+			uint64_t w;
+			memcpy(&w, p + i + 8 * k, 8);
+			uint64_t z = ~(w | hi);
+			any |= (z - lo) & ~z & hi;
+		}
+		if (any)
+			break;
+	}
+	for (; i < n; i++)
+		if ((p[i] & 0x7f) == 0x7f)
+			return i;
+	return n;
+}

@@ -44,6 +44,18 @@ struct kern_mat {
 	size_t cols;
 };
 
+/*
+ * What the CPU kernels require of an FP8 matrix, checked once when a model loads: no
+ * e4m3 NaN byte (0x7f, 0xff) and block scales with |scale| < KERN_FP8_SCALE_MAX (finite;
+ * the SIMD decoders fold a factor of 256 into the scale, and no real weight needs a
+ * scale near 2^120 when e4m3's largest value is 448). The fast kernels skip per-block
+ * checks in their hot loops because of this.
+ */
+#define KERN_FP8_SCALE_MAX 0x1p120f
+
+/* Index of the first e4m3 NaN byte in p[0, n), or n when there is none. */
+size_t kern_fp8_find_nan(const uint8_t *p, size_t n);
+
 /* A view of rows [row0, row0 + rows) of m (relative to m's own view). */
 struct kern_mat kern_mat_rows(const struct kern_mat *m, size_t row0, size_t rows);
 

@@ -6,8 +6,7 @@
  * FP8 decode: an e4m3 byte b becomes the f16 bit pattern (b & 0x80) << 8 | (b & 0x7f) << 7
  * — same exponent field, 8 less in bias — so vcvtph2ps gives b's value / 256 exactly,
  * subnormals included; F8_RAW = 256 is folded into the block scale. e4m3's NaN bytes
- * would come out as 1.875: blocks that hold one (f8_has_nan) use v_load_f8_exact, a
- * gather from the 256-entry table.
+ * would come out as 1.875; the engine refuses a checkpoint holding one at load (kern.h).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -17,7 +16,6 @@
 typedef __m256 vf;
 #define VL 8
 #define F8_RAW 256.0f
-#define F8_CHECK 1
 #define LIN_MR 4
 #define LIN_NR 2
 #define LT_NT 2
@@ -74,25 +72,6 @@ static inline vf v_load_f8(const uint8_t *p)
 	__m128i h = _mm_slli_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)p)), 7);
 	return _mm256_cvtph_ps(_mm_and_si128(h, _mm_set1_epi16((short)0xbf80)));
 }
-static inline vf v_load_f8_exact(const uint8_t *p)
-{
-	__m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
-	return _mm256_i32gather_ps(kern_f8e4m3_lut, idx, 4);
-}
-static inline int f8_has_nan(const uint8_t *p, size_t n)
-{
-	/* NaN bytes are exactly those that become 0xff with the sign bit set */
-	const __m256i hi = _mm256_set1_epi8((char)0x80);
-	__m256i m = _mm256_setzero_si256();
-	size_t k = 0;
-	for (; k + 32 <= n; k += 32)
-		m = _mm256_max_epu8(m, _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + k)), hi));
-	int any = _mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_set1_epi8(-1))) != 0;
-	for (; k < n; k++)
-		any |= (p[k] & 0x7f) == 0x7f;
-	return any;
-}
-
 #define OPS_TABLE kern_cpu_avx2_ops
 #define OPS_NAME "avx2"
 #include "kernels/cpu/ops_tmpl.h"

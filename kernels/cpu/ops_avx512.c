@@ -3,8 +3,8 @@
  * 16-float __m512 vectors. Compiled with the AVX-512 flags (Makefile: *_avx512.c);
  * dispatch.c only hands it out when the CPU reports all four extensions.
  *
- * FP8 decode as in ops_avx2.c (e4m3 byte -> f16 bits -> vcvtph2ps, values / 256; blocks
- * holding NaN bytes take the table gather); exp's 2^n uses vscalefps.
+ * FP8 decode as in ops_avx2.c (e4m3 byte -> f16 bits -> vcvtph2ps, values / 256; no NaN
+ * bytes, by kern.h's FP8 contract); exp's 2^n uses vscalefps.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -14,7 +14,6 @@
 typedef __m512 vf;
 #define VL 16
 #define F8_RAW 256.0f
-#define F8_CHECK 1
 #define LIN_MR 4
 #define LIN_NR 4
 #define LT_NT 4
@@ -61,25 +60,6 @@ static inline vf v_load_f8(const uint8_t *p)
 	__m256i h = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)), 7);
 	return _mm512_cvtph_ps(_mm256_and_si256(h, _mm256_set1_epi16((short)0xbf80)));
 }
-static inline vf v_load_f8_exact(const uint8_t *p)
-{
-	__m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
-	return _mm512_i32gather_ps(idx, kern_f8e4m3_lut, 4);
-}
-static inline int f8_has_nan(const uint8_t *p, size_t n)
-{
-	/* NaN bytes are exactly those that become 0xff with the sign bit set */
-	const __m512i hi = _mm512_set1_epi8((char)0x80);
-	__m512i m = _mm512_setzero_si512();
-	size_t k = 0;
-	for (; k + 64 <= n; k += 64)
-		m = _mm512_max_epu8(m, _mm512_or_si512(_mm512_loadu_si512(p + k), hi));
-	if (k < n)
-		m = _mm512_max_epu8(m, _mm512_or_si512(_mm512_maskz_loadu_epi8(
-							  (__mmask64)((1ull << (n - k)) - 1), p + k), hi));
-	return _mm512_cmpeq_epi8_mask(m, _mm512_set1_epi8(-1)) != 0;
-}
-
 #define OPS_TABLE kern_cpu_avx512_ops
 #define OPS_NAME "avx512"
 #include "kernels/cpu/ops_tmpl.h"

@@ -18,7 +18,6 @@ typedef int32_t vi __attribute__((vector_size(16)));
 typedef uint16_t vh __attribute__((vector_size(8)));
 #define VL 4
 #define F8_RAW 1.0f
-#define F8_CHECK 0 /* the table lookup is exact, NaN included */
 #define LIN_MR 4
 #define LIN_NR 2
 #define LT_NT 2

@@ -12,16 +12,12 @@
  *   v_load_bf16, v_load_f16  VL values as F32, exactly as kern_bf16/f16_to_f32
  *   v_load_f8                VL e4m3 bytes as raw values: true = raw * F8_RAW, exact for
  *                            every non-NaN byte
- *   F8_CHECK                 1 if v_load_f8 gets NaN bytes wrong; then also:
- *   v_load_f8_exact          VL e4m3 bytes as their true values, NaN included (slower)
- *   f8_has_nan(p, n)         whether any of n bytes is an e4m3 NaN (0x7f / 0xff)
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
  *
- * NaN bytes never occur in real checkpoints, so the SIMD decoders ignore them in the hot
- * loop; a cheap per-block scan (f8_has_nan) switches a block to the exact decoder instead,
- * as does a block scale so large that scale * F8_RAW would overflow. Results match the
- * reference even then.
+ * FP8 matrices meet kern.h's contract (no NaN byte, |scale| < KERN_FP8_SCALE_MAX), which
+ * the engine checks once at load, so the hot loops decode every byte the fast way and
+ * scale * F8_RAW is always a finite float.
  *
  * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
  * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
@@ -51,34 +47,8 @@
 /* Multiply-adds below which a job is not worth waking the pool for. */
 #define PAR_MIN_WORK 32768
 
-/* Pseudo-dtype: FP8 through v_load_f8_exact (a block with NaN bytes or a huge scale). */
-#define KD_F8_SLOW 100
-
 /* What one decoded value of dt must be multiplied by, besides the block scale. */
 #define RAW_FACTOR(dt) ((dt) == KD_F8_E4M3 ? F8_RAW : 1.0f)
-
-#if F8_CHECK
-/*
- * Whether the block [k0, k0 + len) of view rows r .. r+nrw-1 (data rows wr) needs the
- * exact decoder: a NaN byte, or a scale for which scale * F8_RAW is not a finite float.
- */
-static ALWAYS_INLINE int f8_needs_slow(const struct kern_mat *w, size_t r, const void *const *wr,
-				       int nrw, size_t k0, size_t len)
-{
-	int slow = 0;
-	for (int j = 0; j < nrw; j++)
-		slow |= !(fabsf(kern_fp8_scale_at(w, r + (size_t)j, k0)) * F8_RAW <= 0x1.fffffep127f) ||
-			f8_has_nan((const uint8_t *)wr[j] + k0, len);
-	return slow;
-}
-#else
-#define v_load_f8_exact v_load_f8
-static inline int f8_needs_slow(const struct kern_mat *w, size_t r, const void *const *wr,
-				int nrw, size_t k0, size_t len)
-{
-	return 0;
-}
-#endif
 
 static inline size_t min_sz(size_t a, size_t b)
 {
@@ -103,7 +73,6 @@ static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 	case KD_F32: return v_load((const float *)row + k);
 	case KD_BF16: return v_load_bf16((const uint16_t *)row + k);
 	case KD_F16: return v_load_f16((const uint16_t *)row + k);
-	case KD_F8_SLOW: return v_load_f8_exact((const uint8_t *)row + k);
 	default: return v_load_f8((const uint8_t *)row + k);
 	}
 }
@@ -197,12 +166,7 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
 			float raw = RAW_FACTOR(dt);
-			if (dt == KD_F8_E4M3 && f8_needs_slow(w, r, wr, nrw, kb, ke - kb)) {
-				direct_part(part, wr, xi, kb, ke, nrw, KD_F8_SLOW);
-				raw = RAW_FACTOR(KD_F8_SLOW);
-			} else {
-				direct_part(part, wr, xi, kb, ke, nrw, dt);
-			}
+			direct_part(part, wr, xi, kb, ke, nrw, dt);
 #pragma GCC unroll 4
 			for (int j = 0; j < nrw; j++) {
 				if (dt == KD_F8_E4M3)
@@ -245,16 +209,9 @@ static ALWAYS_INLINE void dequant_seg(float *dst, const struct kern_mat *w, size
 		while (k < kv) { /* k0 is a multiple of 128: blocks start at vector boundaries */
 			size_t be = min_sz(kv, (k0 + k) / KERN_FP8_BLOCK * KERN_FP8_BLOCK +
 						      KERN_FP8_BLOCK - k0);
-			float sc = kern_fp8_scale_at(w, r, k0 + k);
-			if (f8_needs_slow(w, r, &row, 1, k0 + k, be - k)) {
-				vf s = v_set1(sc * RAW_FACTOR(KD_F8_SLOW));
-				for (; k < be; k += VL)
-					v_store(dst + k, v_mul(w_vec(row, k0 + k, KD_F8_SLOW), s));
-			} else {
-				vf s = v_set1(sc * RAW_FACTOR(dt));
-				for (; k < be; k += VL)
-					v_store(dst + k, v_mul(w_vec(row, k0 + k, dt), s));
-			}
+			vf s = v_set1(kern_fp8_scale_at(w, r, k0 + k) * RAW_FACTOR(dt));
+			for (; k < be; k += VL)
+				v_store(dst + k, v_mul(w_vec(row, k0 + k, dt), s));
 		}
 	} else {
 		for (; k < kv; k += VL)
@@ -404,14 +361,10 @@ static ALWAYS_INLINE void lt_chunk(float *y, const float *x, const struct kern_m
 		const void *row = kern_mat_row_ptr(w, r);
 		vf wv[4];
 		if (dt == KD_F8_E4M3) {
-			float sc = kern_fp8_scale_at(w, r, c);
-			int slow = f8_needs_slow(w, r, &row, 1, c, (size_t)nv * VL);
-			vf s = v_set1(sc * (slow ? RAW_FACTOR(KD_F8_SLOW) : RAW_FACTOR(dt)));
+			vf s = v_set1(kern_fp8_scale_at(w, r, c) * RAW_FACTOR(dt));
 #pragma GCC unroll 4
 			for (int v = 0; v < nv; v++)
-				wv[v] = v_mul(slow ? w_vec(row, c + (size_t)v * VL, KD_F8_SLOW)
-						   : w_vec(row, c + (size_t)v * VL, dt),
-					      s);
+				wv[v] = v_mul(w_vec(row, c + (size_t)v * VL, dt), s);
 		} else {
 #pragma GCC unroll 4
 			for (int v = 0; v < nv; v++)
