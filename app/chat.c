@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/gen_config.h"
 #include "app/paths.h"
 
 /* Sampling defaults of DeepSeek's R1 model cards; V3-style chat keeps the same top-p
@@ -72,19 +73,45 @@ static void clear_turns(struct app_chat *c)
 	c->n_turns = 0;
 }
 
-static void resolve_params(struct app_chat *c)
+/* One sampling value: the user's setting (command line or config file), else the
+   model's generation_config.json, else the built-in default; its source for --verbose. */
+static double pick(double user, double model, double builtin, const char *builtin_name,
+		   const char **source)
+{
+	*source = user >= 0 ? "your setting" : model >= 0 ? "generation_config.json"
+							   : builtin_name;
+	return user >= 0 ? user : model >= 0 ? model : builtin;
+}
+
+static int resolve_params(struct app_chat *c, struct err *e)
 {
 	const struct app_opts *o = c->opts;
+	struct app_gen_config g;
+	int rc = app_gen_config_read(c->model_dir, &g, e);
+	if (rc)
+		return rc;
 	bool r1 = eng_session_template(c->sess)->family == CHAT_DEEPSEEK_R1;
 	struct gen_params *p = &c->params;
-	p->sample.temperature = (float)(o->temperature >= 0 ? o->temperature
-					: r1 ? R1_TEMPERATURE : V3_TEMPERATURE);
-	p->sample.top_p = (float)(o->top_p >= 0 ? o->top_p : DEFAULT_TOP_P);
-	p->sample.min_p = (float)(o->min_p >= 0 ? o->min_p : 0);
-	p->sample.top_k = o->top_k;
+	const char *src[4];
+	p->sample.temperature = (float)pick(o->temperature, g.temperature,
+					    r1 ? R1_TEMPERATURE : V3_TEMPERATURE,
+					    r1 ? "R1 default" : "V3 default", &src[0]);
+	p->sample.top_p = (float)pick(o->top_p, g.top_p, DEFAULT_TOP_P, "default", &src[1]);
+	p->sample.top_k = (int)pick(o->top_k, g.top_k, 0, "default", &src[2]);
+	p->sample.min_p = (float)pick(o->min_p, g.min_p, 0, "default", &src[3]);
 	p->sample.seed = o->seed;
 	p->max_tokens = o->max_tokens;
 	p->think_off = o->think_off;
+	char k[32] = "off", seed[48] = "a new one for each reply";
+	if (p->sample.top_k > 0)
+		snprintf(k, sizeof k, "%d", p->sample.top_k);
+	if (o->seed_set)
+		snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+	snprintf(c->sampling, sizeof c->sampling,
+		 "sampling: temperature %g%s (%s), top-p %g (%s), top-k %s (%s), min-p %g (%s), "
+		 "seed %s", p->sample.temperature, p->sample.temperature <= 0 ? ", greedy" : "",
+		 src[0], p->sample.top_p, src[1], k, src[2], p->sample.min_p, src[3], seed);
+	return 0;
 }
 
 int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e)
@@ -93,6 +120,7 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 	struct app_chat *c = calloc(1, sizeof *c);
 	if (!c)
 		return err_set(e, ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&c->save_mu, NULL);
 	c->opts = o;
 	int rc = app_opts_model_dir(o, c->model_dir, sizeof c->model_dir, e);
 	if (rc) {
@@ -114,9 +142,20 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 		goto fail;
 	}
 	const struct chat_template *t = eng_session_template(c->sess);
+	if (o->think_off && t->opens_think) {
+		/* Its template starts every reply inside <think>: closing that at once leaves
+		   a model trained to reason answering blind, and its answers are wrong. */
+		rc = err_set(e, ERR_USAGE, "--think off: %s always reasons before answering (its "
+			     "chat template opens every reply with <think>), and its answers "
+			     "without that are unreliable; leave --think on (remove `think = off` "
+			     "from the config file if it is set there) and use --reasoning=hide "
+			     "to keep the reasoning out of the output", c->model_name);
+		goto fail;
+	}
 	if (t->warning[0])
 		set_warning(c, "", t->warning);
-	resolve_params(c);
+	if ((rc = resolve_params(c, e)))
+		goto fail;
 	if (o->system && !(c->system = strdup(o->system))) {
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 		goto fail;
@@ -134,7 +173,8 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 				goto fail;
 			}
 		} else if (hist_warning(c->db)) {
-			set_warning(c, "history is not saved: ", hist_warning(c->db));
+			/* The store's reason already starts "history is not being saved". */
+			set_warning(c, "", hist_warning(c->db));
 		}
 	} else if (o->continue_latest || o->cid) {
 		rc = err_set(e, ERR_USAGE, "--no-save cannot be combined with -c or --cid; they "
@@ -144,6 +184,11 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 	int64_t cid = o->cid;
 	if (o->continue_latest && (rc = hist_conversation_latest(c->db, &cid, e)))
 		goto fail;
+	if (o->continue_latest && !cid) {
+		rc = err_set(e, ERR_USAGE, "-c: there is no conversation to continue yet in %s; "
+			     "leave out -c to start one", hist_path(c->db));
+		goto fail;
+	}
 	if (cid && (rc = app_chat_load(c, cid, e)))
 		goto fail;
 	*out = c;
@@ -165,6 +210,7 @@ void app_chat_close(struct app_chat *c)
 	hist_close(c->db);
 	eng_session_free(c->sess);
 	eng_model_close(c->model);
+	pthread_mutex_destroy(&c->save_mu);
 	free(c);
 }
 
@@ -184,8 +230,9 @@ int app_chat_load(struct app_chat *c, int64_t cid, struct err *e)
 		rc = err_set(e, ERR_DB, "conversation %lld cannot be read: the history is not "
 			     "available", (long long)cid);
 	if (rc) {
+		/* A conversation id that is not there is a wrong argument, not a broken file. */
 		if (rc == ERR_RANGE)
-			e->code = rc = ERR_DB;
+			e->code = rc = ERR_USAGE;
 		return rc;
 	}
 	if ((rc = hist_conversation_messages(c->db, cid, &msgs, &n, e)))
@@ -228,18 +275,34 @@ static void save_progress(struct app_chat *c)
 		set_warning(c, "history is no longer saved: ", e.msg);
 }
 
+/* PONDER_DEBUG_STALL=1 (for tests only) makes the engine stop answering after its first
+   piece of text, as a hung computation would: nothing reads the stop flag any more. */
+static bool debug_stall;
+
+static void stall_forever(void)
+{
+	for (;;)
+		sleep(60);
+}
+
 static int relay_emit(void *ud, int channel, const char *utf8, size_t len)
 {
 	struct relay *r = ud;
 	struct app_chat *c = r->c;
 	struct app_text *t = channel == CH_REASONING ? &c->reasoning : &c->answer;
-	if (text_append(t, utf8, len)) {
+	pthread_mutex_lock(&c->save_mu);
+	bool oom = text_append(t, utf8, len) != 0;
+	if (!oom)
+		save_progress(c);
+	pthread_mutex_unlock(&c->save_mu);
+	if (oom) {
 		r->out_of_memory = true;
 		return 1;
 	}
-	save_progress(c);
 	if (r->emit && r->emit(r->ud, channel, utf8, len))
 		return 1;
+	if (debug_stall)
+		stall_forever();
 	return c->stop ? 1 : 0;
 }
 
@@ -302,6 +365,8 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 
 	struct relay r = {c, emit, ud, false};
 	c->params.stop = &c->stop;
+	const char *stall = getenv("PONDER_DEBUG_STALL");
+	debug_stall = stall && !strcmp(stall, "1");
 	int rc = eng_chat(c->sess, all, n, &c->params, relay_emit, &r, st, e);
 	free(all);
 	if (!rc && r.out_of_memory)
@@ -309,11 +374,14 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 
 	enum hist_status status = rc ? HIST_ERROR
 				  : st->finish == FINISH_INTERRUPTED ? HIST_INTERRUPTED
-								     : HIST_COMPLETE;
+				  : st->finish == FINISH_LENGTH ? HIST_LENGTH
+								: HIST_COMPLETE;
 	struct hist_stats hs = to_hist_stats(st);
+	pthread_mutex_lock(&c->save_mu);
 	if (hist_message_finish(c->db, c->reply_mid, status, rc ? e->msg : NULL, c->reasoning.s,
 				c->reasoning.len, c->answer.s, c->answer.len, &hs, &he))
 		set_warning(c, "history is not saved: ", he.msg);
+	pthread_mutex_unlock(&c->save_mu);
 
 	if (rc) {
 		/* The failed question stays stored; it leaves the live context so a retry
@@ -329,6 +397,45 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 void app_chat_stop(struct app_chat *c)
 {
 	c->stop = 1;
+}
+
+int app_chat_abandon(struct app_chat *c, int sig)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 500 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	/* Not released: the process ends, and the stuck thread must not write after this. */
+	if (pthread_mutex_timedlock(&c->save_mu, &until))
+		return -1;
+	if (!c->db || !c->reply_mid)
+		return -1;
+	char note[128];
+	snprintf(note, sizeof note, "stopped by SIG%s while the engine was busy",
+		 sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	struct hist_stats hs = HIST_STATS_NONE;
+	struct err e = {0};
+	return hist_message_finish(c->db, c->reply_mid, HIST_INTERRUPTED, note, c->reasoning.s,
+				   c->reasoning.len, c->answer.s, c->answer.len, &hs, &e) ? -1 : 0;
+}
+
+const char *app_chat_cut_short(const struct app_chat *c, const struct gen_stats *st, char *buf,
+			       size_t size)
+{
+	if (st->finish != FINISH_LENGTH)
+		return NULL;
+	if (c->params.max_tokens > 0 &&
+	    st->reasoning_tokens + st->answer_tokens >= c->params.max_tokens)
+		snprintf(buf, size, "stopped at --max-tokens %lld; the answer is cut short",
+			 (long long)c->params.max_tokens);
+	else
+		snprintf(buf, size, "stopped: the context of %zu tokens is full; the answer is cut "
+			 "short (raise --ctx, or start a new conversation)",
+			 eng_session_ctx(c->sess));
+	return buf;
 }
 
 const char *app_chat_take_warning(struct app_chat *c)

@@ -14,6 +14,7 @@
 #ifndef PONDER_APP_CHAT_H
 #define PONDER_APP_CHAT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,7 +36,9 @@ struct app_chat {
 	bool is_demo;              /* the shipped demo model */
 	struct eng_model *model;
 	struct eng_session *sess;
-	struct gen_params params;  /* resolved from opts and the model family's defaults */
+	struct gen_params params;  /* resolved from opts, generation_config.json and the
+				      model family's defaults */
+	char sampling[320];        /* those values and where each came from (--verbose) */
 	bool mtp;                  /* MTP speculative decoding wanted (when the model has it) */
 
 	struct hist_db *db;        /* NULL: not saving */
@@ -46,6 +49,7 @@ struct app_chat {
 
 	struct app_text reasoning, answer; /* the reply being generated */
 	int64_t reply_mid;
+	pthread_mutex_t save_mu;   /* held while the reply's texts change or are saved */
 	volatile sig_atomic_t stop;
 	char warning[1024];        /* pending message for the user; "" when none */
 };
@@ -72,6 +76,23 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 
 /* Asks the running generation to stop at the next token (async-signal-safe). */
 void app_chat_stop(struct app_chat *c);
+
+/*
+ * For a process about to end while another thread is still inside app_chat_send (a
+ * second signal, or an engine that did not stop): finishes the reply in the history as
+ * interrupted with the text generated so far. Waits at most 500 ms for the texts, and
+ * keeps them locked afterwards so the stuck thread cannot change them. 0 when saved.
+ */
+int app_chat_abandon(struct app_chat *c, int sig);
+
+/*
+ * After app_chat_send: NULL when the reply ended on its own (st->finish FINISH_STOP) or
+ * was interrupted; when it stopped at the token limit (FINISH_LENGTH: --max-tokens, or
+ * the context full), the sentence that says so, e.g. "stopped at --max-tokens 50; the
+ * answer is cut short", written into buf. The reply is stored with status "length".
+ */
+const char *app_chat_cut_short(const struct app_chat *c, const struct gen_stats *st, char *buf,
+			       size_t size);
 
 /* A pending warning for the user (database unusable, unknown chat template, ...), or
    NULL; each is returned once. */

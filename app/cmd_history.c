@@ -12,8 +12,11 @@
  * The file is --db PATH, else $PONDER_DB, else $XDG_DATA_HOME/ponder/history.db. This
  * command never creates it. Output for people: aligned columns, relative times; search
  * marks matched words in bold on a terminal and with «» otherwise (and in JSON). On a
- * terminal, control characters in stored text are shown as '?', so a stored escape
- * sequence cannot drive the terminal; piped output is the stored bytes. --json output is
+ * terminal, everything printed (show, search, export, --json) goes through
+ * term_write_visible, as model output does in the TUI and pipe mode: ESC shows as ^[ and
+ * C1 controls as <U+009B>, so stored text cannot write the clipboard (OSC 52), retitle
+ * the window, clear the screen or plant links; into a file or pipe, output is the stored
+ * bytes. --json output is
  * UTF-8 JSON (invalid UTF-8 in stored text becomes U+FFFD there). -o writes a temporary
  * file beside FILE and renames it, so FILE is either the old or the complete new export.
  */
@@ -22,6 +25,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@
 #include <unistd.h>
 
 #include "app/paths.h"
+#include "app/term_safe.h"
 #include "history/history.h"
 
 #define DEFAULT_LIST 20
@@ -61,16 +66,22 @@ static void usage(FILE *f)
 
 /* ---- small output helpers ---- */
 
-/* Stored text to a terminal: control characters other than newline and tab become '?'. */
+/* Stored text: made visible on a terminal (term_safe.h), as stored otherwise; one_line
+   turns line breaks and tabs into spaces (list columns, titles). */
 static void put_safe(FILE *f, const char *s, size_t n, int tty, int one_line)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (one_line && (c == '\n' || c == '\r' || c == '\t'))
-			c = ' ';
-		else if (tty && ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f))
-			c = '?';
-		fputc(c, f);
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		bool brk = i < n && one_line && (s[i] == '\n' || s[i] == '\r' || s[i] == '\t');
+		if (i < n && !brk)
+			continue;
+		if (tty)
+			term_write_visible(f, s + start, i - start);
+		else
+			fwrite(s + start, 1, i - start, f);
+		if (brk)
+			fputc(' ', f);
+		start = i + 1;
 	}
 }
 
@@ -118,11 +129,20 @@ static void when(int64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
+/* JSON escapes C0 controls but writes C1 ones (U+009B) as they are: on a terminal the
+   text goes through term_write_visible too. */
 static int dump_json(FILE *f, json_t *j, struct err *e)
 {
 	if (!j)
 		return err_set(e, ERR_NOMEM, "out of memory building JSON");
-	int rc = json_dumpf(j, f, JSON_INDENT(2));
+	int rc;
+	if (isatty(fileno(f))) {
+		char *s = json_dumps(j, JSON_INDENT(2));
+		rc = s ? term_write_visible(f, s, strlen(s)) : -1;
+		free(s);
+	} else {
+		rc = json_dumpf(j, f, JSON_INDENT(2));
+	}
 	json_decref(j);
 	if (rc || fputc('\n', f) == EOF)
 		return err_set(e, ERR_IO, "writing JSON failed: %s", strerror(errno));
@@ -529,6 +549,11 @@ static int cmd_export(struct hist_db *db, const struct opts *o, struct err *e)
 
 	FILE *f = stdout;
 	char *tmp = NULL;
+	/* To a terminal the export is gathered first and shown through term_write_visible:
+	   hist_export_md and JSON write stored text as it is. */
+	char *shown = NULL;
+	size_t shown_len = 0;
+	bool to_tty = false;
 	if (o->output && strcmp(o->output, "-")) {
 		size_t l = strlen(o->output);
 		tmp = malloc(l + 8);
@@ -555,6 +580,12 @@ static int cmd_export(struct hist_db *db, const struct opts *o, struct err *e)
 			f = stdout;
 			goto out;
 		}
+	} else if (isatty(STDOUT_FILENO)) {
+		to_tty = true;
+		if (!(f = open_memstream(&shown, &shown_len))) {
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 	if (json && o->all)
 		fputs("[\n", f);
@@ -567,6 +598,14 @@ static int cmd_export(struct hist_db *db, const struct opts *o, struct err *e)
 		fputs(n ? "\n]\n" : "]\n", f);
 	else if (json)
 		fputc('\n', f);
+	if (to_tty) {
+		if (fclose(f) && !rc)
+			rc = err_set(e, ERR_NOMEM, "out of memory holding the export");
+		f = stdout;
+		if (!rc && term_write_visible(f, shown, shown_len))
+			rc = err_set(e, ERR_IO, "writing the export to stdout failed: %s",
+				     strerror(errno));
+	}
 	if (!rc && (fflush(f) || ferror(f)))
 		rc = err_set(e, ERR_IO, "writing the export to %s failed: %s",
 			     tmp ? o->output : "stdout", strerror(errno));
@@ -582,6 +621,7 @@ static int cmd_export(struct hist_db *db, const struct opts *o, struct err *e)
 			unlink(tmp);
 	}
 out:
+	free(shown);
 	free(tmp);
 	if (ids != &one)
 		free(ids);

@@ -9,8 +9,13 @@
  *   active = the main model's tensors, with the routed experts ("mlp.experts.N.")
  *            scaled by num_experts_per_tok / n_routed_experts; MTP layers (index >=
  *            num_hidden_layers) are reported separately and not counted as active,
- *            since they only draft tokens.
- * The KV cache is ponder's: per layer, the F32 latent kv_lora_rank + qk_rope_head_dim.
+ *            since they only draft tokens;
+ *   distinct = total less the MTP layers' own copies of the embedding and output head
+ *            (DeepSeek-V3 shares both with the main model; its checkpoints store them
+ *            again under model.layers.N.), which is the size a model card quotes.
+ * The KV cache is eng_kv_bytes_per_token's, the figure a sequence really reserves: per
+ * layer (the MTP layer included when it runs), the F32 latent kv_lora_rank +
+ * qk_rope_head_dim.
  */
 #include "app/commands.h"
 #include "app/options.h"
@@ -24,11 +29,13 @@
 #include <string.h>
 
 #include "engine/checkpoint.h"
+#include "engine/engine.h"
 #include "kernels/gpu.h"
 #include "kernels/kern.h"
 
 struct info_counts {
 	uint64_t total, main, mtp, experts, active;
+	uint64_t mtp_copies; /* MTP layers' copies of the embedding and output head */
 	uint64_t bytes[ST_F8_E5M2 + 1];
 	uint64_t all_bytes;
 	size_t tensors, shards, mtp_tensors;
@@ -98,6 +105,9 @@ static void count(const struct ckpt *ck, struct info_counts *k)
 		if (layer >= c->num_hidden_layers) {
 			k->mtp += t->nelem;
 			k->mtp_tensors++;
+			if (ends_with(t->name, ".embed_tokens.weight") ||
+			    ends_with(t->name, ".shared_head.head.weight"))
+				k->mtp_copies += t->nelem;
 			continue;
 		}
 		k->main += t->nelem;
@@ -137,12 +147,6 @@ static void fmt_bytes(char *buf, size_t cap, uint64_t v)
 		snprintf(buf, cap, "%llu B", (unsigned long long)v);
 	else
 		snprintf(buf, cap, "%.2f %s", x, unit[u]);
-}
-
-static uint64_t kv_per_token(const struct eng_config *c)
-{
-	return (uint64_t)c->num_hidden_layers * (uint64_t)(c->kv_lora_rank + c->qk_rope_head_dim) *
-	       sizeof(float);
 }
 
 static int64_t dense_layers(const struct eng_config *c)
@@ -201,13 +205,20 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 		printf("; no rope scaling");
 	printf("\n");
 	printf("weights        %s\n", c->fp8 ? "FP8 e4m3, 128x128 scale blocks" : "not quantized");
-	fmt_count(a, sizeof a, k->total);
-	printf("parameters     %s total", a);
+	fmt_count(a, sizeof a, k->total - k->mtp_copies);
+	printf("parameters     %s", a);
 	if (k->mtp) {
-		fmt_count(a, sizeof a, k->mtp);
-		printf(", of which %s in MTP layers", a);
+		fmt_count(a, sizeof a, k->main);
+		fmt_count(b, sizeof b, k->mtp - k->mtp_copies);
+		printf(": %s main model + %s MTP", a, b);
 	}
 	printf("\n");
+	if (k->mtp_copies) {
+		fmt_count(a, sizeof a, k->total);
+		fmt_count(b, sizeof b, k->mtp_copies);
+		printf("stored         %s, with the MTP layer's own copy of the embedding and "
+		       "output head: %s\n", a, b);
+	}
 	fmt_count(a, sizeof a, k->active);
 	printf("active/token   %s (main model; MTP layers not counted)\n", a);
 	printf("bytes          ");
@@ -220,13 +231,20 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 	fmt_bytes(a, sizeof a, k->all_bytes);
 	printf("total %s in %zu tensors, %zu shard%s\n", a, k->tensors, k->shards,
 	       k->shards == 1 ? "" : "s");
-	uint64_t per = kv_per_token(c);
+	/* What a chat reserves: with the MTP layer when the checkpoint has it (--mtp on). */
+	bool mtp = k->mtp_tensors > 0;
+	uint64_t per = eng_kv_bytes_per_token(c, mtp);
 	fmt_bytes(a, sizeof a, per);
 	fmt_bytes(b, sizeof b, per * (uint64_t)c->max_position_embeddings);
-	printf("KV cache       %s per token (F32 latent, %lld layers x (%lld + %lld) x 4 B); %s "
-	       "at %lld tokens\n",
-	       a, (long long)c->num_hidden_layers, (long long)c->kv_lora_rank,
-	       (long long)c->qk_rope_head_dim, b, (long long)c->max_position_embeddings);
+	printf("KV cache       %s per token (F32 latent, %lld layers%s x (%lld + %lld) x 4 B); %s "
+	       "at %lld tokens", a, (long long)c->num_hidden_layers, mtp ? " + 1 MTP" : "",
+	       (long long)c->kv_lora_rank, (long long)c->qk_rope_head_dim, b,
+	       (long long)c->max_position_embeddings);
+	if (mtp) {
+		fmt_bytes(a, sizeof a, eng_kv_bytes_per_token(c, false));
+		printf("; %s per token with --mtp off", a);
+	}
+	printf("\n");
 }
 
 /* json_object_set_new that records allocation failure instead of ignoring it. */
@@ -300,7 +318,10 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 	json_t *p = json_object();
 	if (p) {
 		put(p, "total", json_integer((json_int_t)k->total), &ok);
+		put(p, "distinct", json_integer((json_int_t)(k->total - k->mtp_copies)), &ok);
+		put(p, "main", json_integer((json_int_t)k->main), &ok);
 		put(p, "mtp", json_integer((json_int_t)k->mtp), &ok);
+		put(p, "mtp_embedding_head_copies", json_integer((json_int_t)k->mtp_copies), &ok);
 		put(p, "active_per_token", json_integer((json_int_t)k->active), &ok);
 		put(p, "active_excludes_mtp", json_true(), &ok);
 	}
@@ -316,10 +337,12 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 	put(o, "tensors", json_integer((json_int_t)k->tensors), &ok);
 	put(o, "shards", json_integer((json_int_t)k->shards), &ok);
 	json_t *kv = json_object();
-	uint64_t per = kv_per_token(c);
+	uint64_t per = eng_kv_bytes_per_token(c, k->mtp_tensors > 0);
 	if (kv) {
 		put(kv, "dtype", json_string("F32"), &ok);
 		put(kv, "bytes_per_token", json_integer((json_int_t)per), &ok);
+		put(kv, "bytes_per_token_mtp_off",
+		    json_integer((json_int_t)eng_kv_bytes_per_token(c, false)), &ok);
 		put(kv, "bytes_at_max_context",
 		    json_integer((json_int_t)(per * (uint64_t)c->max_position_embeddings)), &ok);
 	}
@@ -388,15 +411,14 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 	char demo[4096];
 	bool is_demo = !dir;
 	if (!dir) {
-		int rc = app_demo_model_dir(demo, sizeof demo, e);
-		if (rc)
-			return rc;
+		if (app_demo_model_dir(demo, sizeof demo, e))
+			return e->code = ERR_MODEL;
 		dir = demo;
 	}
 	struct ckpt *ck;
 	int rc = ckpt_open(dir, &ck, e);
-	if (rc)
-		return rc;
+	if (rc) /* exit 3 whatever stopped the load, as in every mode that loads a model */
+		return rc == ERR_USAGE ? rc : (e->code = ERR_MODEL);
 	struct info_counts k;
 	count(ck, &k);
 	const struct eng_config *c = ckpt_config(ck);

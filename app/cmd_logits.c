@@ -109,8 +109,12 @@ int app_cmd_logits(int argc, char **argv, struct err *e)
 	struct eng_model *m = NULL;
 	struct eng_state *st = NULL;
 	float *logits = NULL, *mtp_logits = NULL;
-	if ((rc = eng_model_open(dir, &o, &m, e)))
+	if ((rc = eng_model_open(dir, &o, &m, e))) {
+		/* Exit 3 whatever stopped the load, as in every mode that loads a model. */
+		if (rc != ERR_USAGE)
+			rc = e->code = ERR_MODEL;
 		goto out;
+	}
 	if (mtp && !eng_model_has_mtp(m)) {
 		rc = err_set(e, ERR_UNSUPPORTED, "%s has no MTP module (num_nextn_predict_layers "
 			     "is 0 or its weights are absent); drop --mtp", dir);

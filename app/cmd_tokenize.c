@@ -113,18 +113,25 @@ static int parse_args(int argc, char **argv, bool detok, struct tok_cli *c, stru
 	return 0;
 }
 
+/* A tokenizer that does not load is a model error to the user (exit 3), as in every
+   mode that loads a model. */
 static int open_tok(const struct tok_cli *c, struct tok **t, struct err *e)
 {
-	if (c->file)
-		return tok_load(c->file, t, e);
-	size_t n = strlen(c->dir);
-	char *path = malloc(n + sizeof "/tokenizer.json");
-	if (!path)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	memcpy(path, c->dir, n);
-	strcpy(path + n, n && c->dir[n - 1] == '/' ? "tokenizer.json" : "/tokenizer.json");
-	int rc = tok_load(path, t, e);
-	free(path);
+	int rc;
+	if (c->file) {
+		rc = tok_load(c->file, t, e);
+	} else {
+		size_t n = strlen(c->dir);
+		char *path = malloc(n + sizeof "/tokenizer.json");
+		if (!path)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		memcpy(path, c->dir, n);
+		strcpy(path + n, n && c->dir[n - 1] == '/' ? "tokenizer.json" : "/tokenizer.json");
+		rc = tok_load(path, t, e);
+		free(path);
+	}
+	if (rc && rc != ERR_USAGE)
+		rc = e->code = ERR_MODEL;
 	return rc;
 }
 

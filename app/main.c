@@ -9,6 +9,7 @@
 #include "app/commands.h"
 #include "app/options.h"
 #include "app/pipe.h"
+#include "app/signals.h"
 #include "ui/ui.h"
 
 /* Exit statuses, documented in man/ponder.1. */
@@ -19,7 +20,7 @@ enum {
 	EXIT_MODEL = 3,
 	EXIT_CONTEXT = 4,
 	EXIT_DATABASE = 5,
-	EXIT_INTERRUPTED = 130,
+	EXIT_INTERRUPTED = 130, /* 128 + SIGINT; another signal gives 128 + its number */
 };
 
 static int exit_status(int code)
@@ -32,7 +33,8 @@ static int exit_status(int code)
 	case ERR_MODEL: return EXIT_MODEL;
 	case ERR_CONTEXT: return EXIT_CONTEXT;
 	case ERR_DB: return EXIT_DATABASE;
-	case ERR_INTERRUPTED: return EXIT_INTERRUPTED;
+	case ERR_INTERRUPTED:
+		return app_signals_received() ? 128 + app_signals_received() : EXIT_INTERRUPTED;
 	}
 	return EXIT_FAILURE_OTHER;
 }
@@ -54,6 +56,8 @@ static int chat_main(int argc, char **argv)
 	   pipe mode, so a redirected stdout never gets a screen of escape codes. */
 	bool tui = !o.prompt && !o.batch && o.output == OUTPUT_TEXT && isatty(STDIN_FILENO) &&
 		   isatty(STDOUT_FILENO);
+	if (!rc && o.theme_set && o.theme[0])
+		rc = ui_theme_check(o.theme, &e);
 	if (!rc)
 		rc = tui ? ui_run(&o, &e) : app_pipe_run(&o, &e);
 	if (rc && rc != ERR_INTERRUPTED)

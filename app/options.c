@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ enum opt_id {
 	OPT_HELP = 'h',
 	OPT_TEMPERATURE = 256, OPT_TOP_P, OPT_TOP_K, OPT_MIN_P, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_THINK, OPT_SYSTEM, OPT_CID, OPT_NO_SAVE, OPT_DB, OPT_CTX, OPT_KERNELS, OPT_THEME,
-	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP,
+	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP, OPT_ASCII, OPT_VERBOSE,
 };
 
 static const struct option long_opts[] = {
@@ -43,10 +44,12 @@ static const struct option long_opts[] = {
 	{"ctx", required_argument, NULL, OPT_CTX},
 	{"kernels", required_argument, NULL, OPT_KERNELS},
 	{"theme", required_argument, NULL, OPT_THEME},
+	{"ascii", no_argument, NULL, OPT_ASCII},
 	{"reasoning", optional_argument, NULL, OPT_REASONING},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"jsonl", no_argument, NULL, OPT_JSONL},
 	{"batch", no_argument, NULL, OPT_BATCH},
+	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"mtp", required_argument, NULL, OPT_MTP},
 	{NULL, 0, NULL, 0},
 };
@@ -64,7 +67,8 @@ static int parse_double(const char *name, const char *v, double lo, double hi, d
 	char *end;
 	errno = 0;
 	double x = strtod(v, &end);
-	if (end == v || *end || errno || x < lo || x > hi)
+	/* isfinite: strtod reads "nan" and "inf", and NaN passes every range comparison. */
+	if (end == v || *end || errno || !isfinite(x) || x < lo || x > hi)
 		return err_set(e, ERR_USAGE, "--%s: '%s' is not a number from %g to %g", name, v,
 			       lo, hi);
 	*out = x;
@@ -158,6 +162,7 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	case OPT_THEME:
 		o->theme_set = true;
 		return copy_str(name, v, o->theme, sizeof o->theme, e);
+	case OPT_ASCII: o->ascii = true; return 0;
 	case OPT_REASONING:
 		if (!v || !strcmp(v, "stderr"))
 			o->reasoning = REASONING_STDERR;
@@ -171,6 +176,7 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	case OPT_JSON: o->output = OUTPUT_JSON; return 0;
 	case OPT_JSONL: o->output = OUTPUT_JSONL; return 0;
 	case OPT_BATCH: o->batch = true; return 0;
+	case OPT_VERBOSE: o->verbose = true; return 0;
 	case OPT_MTP:
 		/* One MTP module drafts one token per pass (DeepSeek-V3's depth 1). */
 		if (!strcmp(v, "off") || !strcmp(v, "0"))
@@ -250,6 +256,7 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 {
 	memset(o, 0, sizeof *o);
 	o->temperature = o->top_p = o->min_p = -1;
+	o->top_k = -1;
 	o->mtp = 1;
 	int rc = read_config(o, e);
 	if (rc)
@@ -324,8 +331,13 @@ int app_demo_model_dir(char *buf, size_t size, struct err *e)
 		if (slash) {
 			*slash = '\0';
 			snprintf(buf, size, "%s/../models/demo", exe);
-			if (is_model_dir(buf))
+			if (is_model_dir(buf)) {
+				/* Shown by info and the TUI: /src/ponder/models/demo, not bin/../. */
+				char real[PATH_MAX];
+				if (realpath(buf, real) && strlen(real) < size)
+					strcpy(buf, real);
 				return 0;
+			}
 		}
 	}
 	snprintf(buf, size, "%s/models/demo", PONDER_DATADIR);
@@ -361,7 +373,7 @@ void app_opts_usage(FILE *f)
 	      "           --min-p P   --seed N   --max-tokens N   --think on|off\n"
 	      "chat:      --system TEXT   -c, --continue   --cid ID   --no-save   --db PATH\n"
 	      "output:    -p, --prompt TEXT   --reasoning[=stderr|inline|hide]   --json\n"
-	      "           --jsonl   --batch   --theme NAME\n"
+	      "           --jsonl   --batch   --theme NAME   --ascii   --verbose\n"
 	      "\n"
 	      "Settings can live in $XDG_CONFIG_HOME/ponder/config as `key = value` lines.\n"
 	      "See man ponder for every option, exit status and example.\n", f);

@@ -21,9 +21,10 @@ enum output_mode { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_JSONL };
 
 struct app_opts {
 	char model[4096];      /* model directory; "" = the shipped demo model */
-	/* Sampling; negative = the model family's default (R1: temperature 0.6, top_p 0.95). */
+	/* Sampling; negative = not given: the model's generation_config.json, else the model
+	   family's default (R1: temperature 0.6, top_p 0.95). */
 	double temperature, top_p, min_p;
-	int top_k;             /* 0: off */
+	int top_k;             /* 0: off; negative: not given */
 	uint64_t seed;
 	bool seed_set;
 	int64_t max_tokens;    /* 0: until the context is full */
@@ -39,11 +40,13 @@ struct app_opts {
 	int mtp;               /* speculative decoding with the MTP module: 0 off, 1 on */
 	char theme[256];       /* TUI theme name or path; "" = default */
 	bool theme_set;
+	bool ascii;            /* TUI: ASCII lines and markers instead of Unicode */
 	/* Pipe mode. */
 	char *prompt;          /* -p / positional words joined by spaces, or NULL */
 	enum reasoning_out reasoning;
 	enum output_mode output;
 	bool batch;            /* each stdin line is its own prompt */
+	bool verbose;          /* pipe mode: the sampling used, once, on stderr */
 };
 
 /* Fills defaults, reads the config file and environment, then parses argv (argv[0] is

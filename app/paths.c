@@ -68,6 +68,13 @@ int app_path_dir(enum app_dir which, int create, char *buf, size_t size, struct 
 			return err_set(e, ERR_IO,
 				       "cannot find your home folder: set HOME (or %s)", var[which]);
 		n = snprintf(buf, size, "%s/%s/ponder", h, dflt[which]);
+		/* Folders are made inside the home folder, never the home folder itself: a HOME
+		   that points nowhere (a typo, a removed user) must not grow a tree. */
+		struct stat st;
+		if (create && (stat(h, &st) != 0 || !S_ISDIR(st.st_mode)))
+			return err_set(e, ERR_IO, "the home folder %s does not exist, and ponder does "
+				       "not create it; set HOME to your home folder, set %s, or name "
+				       "a file with --db", h, var[which]);
 	}
 	if (n < 0 || (size_t)n >= size)
 		return err_set(e, ERR_RANGE, "the %s path is too long", var[which]);

@@ -7,7 +7,8 @@
  *
  * An XDG variable that is unset, empty or not an absolute path is ignored, as the spec
  * says. Home is $HOME, else the password database. Folders ponder creates get mode 0700
- * (they hold private conversations); folders that exist are left as they are.
+ * (they hold private conversations); folders that exist are left as they are. The home
+ * folder itself is never created: when it is missing, creating fails with ERR_IO.
  */
 #ifndef PONDER_APP_PATHS_H
 #define PONDER_APP_PATHS_H

@@ -19,21 +19,10 @@
 
 #include "app/chat.h"
 #include "app/read_all.h"
+#include "app/signals.h"
 #include "app/term_safe.h"
 
 #define MAX_STDIN (64u << 20)
-
-static struct app_chat *volatile running; /* for the SIGINT handler */
-static volatile sig_atomic_t got_sigint;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	got_sigint = 1;
-	struct app_chat *c = running;
-	if (c)
-		app_chat_stop(c);
-}
 
 struct sink {
 	const struct app_opts *o;
@@ -147,6 +136,14 @@ static void show_warnings(struct app_chat *c)
 		fprintf(stderr, "ponder: %s\n", w);
 }
 
+/* A --batch result names its prompt: by position and by text, so each line stands on
+   its own. */
+static void put_batch_fields(json_t *s, size_t index, const char *prompt, size_t len)
+{
+	json_object_set_new(s, "index", json_integer((json_int_t)index));
+	json_object_set_new(s, "prompt", json_stringn(prompt, len));
+}
+
 /* One prompt through the chat, with its output in the chosen form. */
 static int answer_one(struct app_chat *c, struct sink *k, const char *prompt, size_t len,
 		      struct err *e)
@@ -158,7 +155,7 @@ static int answer_one(struct app_chat *c, struct sink *k, const char *prompt, si
 	show_warnings(c);
 	if (k->broken_pipe)
 		return 0;
-	if (got_sigint && st.finish == FINISH_INTERRUPTED && !rc)
+	if (app_signals_received() && st.finish == FINISH_INTERRUPTED && !rc)
 		rc = err_set(e, ERR_INTERRUPTED, "interrupted; the partial answer is saved%s",
 			     c->cid ? "" : " (not: history is off)");
 	const char *finish = rc && rc != ERR_INTERRUPTED ? "error" : finish_name(st.finish);
@@ -167,19 +164,23 @@ static int answer_one(struct app_chat *c, struct sink *k, const char *prompt, si
 	if (o->output == OUTPUT_JSON || (o->batch && o->output == OUTPUT_TEXT)) {
 		json_t *s = summary(c, &st, finish, error, true);
 		if (o->batch)
-			json_object_set_new(s, "index", json_integer((json_int_t)k->index));
+			put_batch_fields(s, k->index, prompt, len);
 		wrc = put_json_line(k, s);
 	} else if (o->output == OUTPUT_JSONL) {
 		json_t *s = summary(c, &st, finish, error, false);
 		json_object_set_new(s, "type", json_string("done"));
 		if (o->batch)
-			json_object_set_new(s, "index", json_integer((json_int_t)k->index));
+			put_batch_fields(s, k->index, prompt, len);
 		wrc = put_json_line(k, s);
 	} else if (!rc || rc == ERR_INTERRUPTED) {
 		if (k->last_channel == CH_REASONING && o->reasoning == REASONING_INLINE)
 			wrc = put_text(k, stdout, false, "\n</think>\n", 10);
 		if (!wrc && (c->answer.len == 0 || c->answer.s[c->answer.len - 1] != '\n'))
 			wrc = put_text(k, stdout, false, "\n", 1);
+		/* JSON says this with finish_reason "length"; plain text needs the line. */
+		char note[256];
+		if (!wrc && !rc && app_chat_cut_short(c, &st, note, sizeof note))
+			fprintf(stderr, "ponder: %s\n", note);
 	}
 	if (k->broken_pipe)
 		return 0;
@@ -214,7 +215,7 @@ static int run_batch(struct app_chat *c, struct sink *k, const char *in, size_t 
 {
 	int rc = 0;
 	const char *p = in, *end = in + len;
-	while (!rc && p < end && !got_sigint && !k->broken_pipe) {
+	while (!rc && p < end && !app_signals_received() && !k->broken_pipe) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl : end;
 		size_t n = trim_end(p, (size_t)(line_end - p));
@@ -269,24 +270,25 @@ int app_pipe_run(const struct app_opts *o, struct err *e)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = {.sa_handler = on_sigint};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	/* Before app_chat_open: the engine's threads must inherit the blocked signals. */
+	if ((rc = app_signals_start(e)))
+		goto out;
 	if ((rc = app_chat_open(&c, o, e)))
 		goto out;
+	if (o->verbose)
+		fprintf(stderr, "ponder: %s\n", c->sampling);
 	show_warnings(c);
-	running = c;
+	app_signals_watch(c);
 	struct sink k = {o, isatty(STDOUT_FILENO) == 1, isatty(STDERR_FILENO) == 1, false, 0, 0};
 	if (o->batch)
 		rc = run_batch(c, &k, in ? in : "", in_len, e);
 	else
 		rc = answer_one(c, &k, prompt, in_len, e);
-	if (!rc && got_sigint)
+	app_signals_stop();
+	if (!rc && app_signals_received())
 		rc = err_set(e, ERR_INTERRUPTED, "interrupted");
-	running = NULL;
 out:
+	app_signals_stop();
 	app_chat_close(c);
 	free(prompt);
 	free(in);

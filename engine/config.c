@@ -117,8 +117,9 @@ static int get_num(json_t *obj, const char *prefix, const char *field, double de
 			       type_name(v), repr(v, b, sizeof b));
 	double x = json_number_value(v);
 	if (!isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo))
-		return err_set(e, ERR_RANGE, "%s%s = %g is out of range: ponder accepts %s%g..%g",
-			       prefix, field, x, lo_open ? "more than " : "", lo, hi);
+		return err_set(e, ERR_RANGE, "%s%s = %g is out of range: ponder accepts %s %g %s %g",
+			       prefix, field, x, lo_open ? "more than" : "from", lo,
+			       lo_open ? "up to" : "to", hi);
 	*out = x;
 	return 0;
 }

@@ -35,8 +35,11 @@ bool eng_model_has_mtp(const struct eng_model *m);
 int eng_model_threads(const struct eng_model *m);
 const char *eng_model_kernels(const struct eng_model *m);
 
-/* Bytes of KV cache (all layers, MTP included when loaded) per token. */
-uint64_t eng_kv_bytes_per_token(const struct eng_model *m);
+/* Bytes of KV cache per token that a sequence reserves: the F32 latent
+   (kv_lora_rank + qk_rope_head_dim) of each main layer, plus the one MTP layer when the
+   sequence runs it. eng_state_new sizes the cache with it and `ponder info` reports it,
+   so the two cannot disagree. */
+uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp);
 
 /*
  * A sequence: its token history and compressed KV cache for up to `ctx` positions.

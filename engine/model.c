@@ -78,10 +78,9 @@ bool eng_model_has_mtp(const struct eng_model *m) { return m->w.n_mtp > 0; }
 int eng_model_threads(const struct eng_model *m) { return kern_pool_threads(m->pool); }
 const char *eng_model_kernels(const struct eng_model *m) { return m->ops->name; }
 
-uint64_t eng_kv_bytes_per_token(const struct eng_model *m)
+uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp)
 {
-	const struct eng_config *c = m->cfg;
-	uint64_t layers = (uint64_t)c->num_hidden_layers + (uint64_t)m->w.n_mtp;
+	uint64_t layers = (uint64_t)c->num_hidden_layers + (mtp ? 1 : 0);
 	return layers * (uint64_t)(c->kv_lora_rank + c->qk_rope_head_dim) * sizeof(float);
 }
 
@@ -160,10 +159,9 @@ int eng_state_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_state *
 	st->ctx = (size_t)ctx;
 	st->row = (size_t)(c->kv_lora_rank + c->qk_rope_head_dim);
 	st->mtp = mtp && m->w.n_mtp > 0;
-	size_t layers = (size_t)c->num_hidden_layers + (st->mtp ? 1 : 0);
 	int rc;
 
-	uint64_t kv = (uint64_t)layers * st->ctx * st->row * sizeof(float);
+	uint64_t kv = eng_kv_bytes_per_token(c, st->mtp) * st->ctx;
 	uint64_t avail = mem_available();
 	if (avail && kv > avail - avail / 10) {
 		rc = err_set(e, ERR_NOMEM, "the KV cache for a context of %zu tokens needs %.1f GiB "

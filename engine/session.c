@@ -157,14 +157,17 @@ static bool take(struct decode *d, int32_t id)
 		return true;
 	}
 	int channel = chan_channel(&d->ch);
-	if (chan_push(&d->ch, id)) {
-		st->finish = FINISH_INTERRUPTED;
-		return true;
-	}
+	/* A stop asked for from inside emit comes after this token's text was shown, so
+	   the token counts either way. */
+	bool stopped = chan_push(&d->ch, id) != 0;
 	if (channel == CH_REASONING)
 		st->reasoning_tokens++;
 	else
 		st->answer_tokens++;
+	if (stopped) {
+		st->finish = FINISH_INTERRUPTED;
+		return true;
+	}
 	if (d->thinking && chan_channel(&d->ch) != CH_REASONING) {
 		d->thinking = false;
 		st->think_ms = now_ms() - d->t_first;
@@ -239,11 +242,11 @@ int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 	size_t ctx = eng_state_ctx(s->st);
 	st->prompt_tokens = np;
 	if ((size_t)np >= ctx || (p->max_tokens > 0 && (size_t)(np + p->max_tokens) > ctx))
-		return err_set(e, ERR_CONTEXT, "the prompt has %lld tokens and %lld new tokens were "
+		return err_set(e, ERR_CONTEXT, "the prompt has %lld tokens and %lld new token%s "
 			       "requested, more than the context of %zu tokens; shorten the "
 			       "conversation (start a new one), lower --max-tokens or raise --ctx",
 			       (long long)np, (long long)(p->max_tokens > 0 ? p->max_tokens : 1),
-			       ctx);
+			       p->max_tokens > 1 ? "s were" : " was", ctx);
 
 	/* Keep the cached prefix; recompute at least the last prompt token for its logits. */
 	size_t keep = eng_state_common_prefix(s->st, s->prompt.v, s->prompt.n);

@@ -86,6 +86,8 @@ int hist_export_md(FILE *f, const struct hist_conversation *c, const struct hist
 		put_text(f, msg->content, msg->content_len);
 		if (msg->status == HIST_INTERRUPTED)
 			fprintf(f, "\n*(interrupted)*\n");
+		else if (msg->status == HIST_LENGTH)
+			fprintf(f, "\n*(cut short: the token limit was reached)*\n");
 		else if (msg->status == HIST_STREAMING)
 			fprintf(f, "\n*(still being written, or its process stopped)*\n");
 		else if (msg->status == HIST_ERROR)

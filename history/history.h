@@ -10,7 +10,7 @@
  *   hist_message_begin_assistant(db, cid, model, &params, &amid, &e)
  *   for each streamed piece:
  *       hist_message_update(db, amid, reasoning, rlen, answer, alen, &stats, &e)
- *   hist_message_finish(db, amid, HIST_COMPLETE | HIST_INTERRUPTED | HIST_ERROR,
+ *   hist_message_finish(db, amid, HIST_COMPLETE | HIST_LENGTH | HIST_INTERRUPTED | HIST_ERROR,
  *                       error_text, reasoning, rlen, answer, alen, &stats, &e)
  *   hist_close(db)
  *
@@ -110,6 +110,8 @@ enum hist_status {
 	HIST_COMPLETE = 1,
 	HIST_INTERRUPTED = 2, /* stopped by the user, or its process died mid-stream */
 	HIST_ERROR = 3,       /* generation failed; the message's error says why */
+	HIST_LENGTH = 4,      /* complete up to the token limit (--max-tokens or a full
+				 context): the answer is cut short */
 };
 
 const char *hist_role_name(enum hist_role r);     /* "user", "assistant" */

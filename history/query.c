@@ -54,6 +54,8 @@ static enum hist_status parse_status(const unsigned char *s)
 		return HIST_INTERRUPTED;
 	if (!strcmp((const char *)s, "streaming"))
 		return HIST_STREAMING;
+	if (!strcmp((const char *)s, "length"))
+		return HIST_LENGTH;
 	return HIST_ERROR;
 }
 

@@ -31,12 +31,12 @@ static int saving(const struct hist_db *db)
 	return db && !db->save_off;
 }
 
-static const char *status_text[] = {"streaming", "complete", "interrupted", "error"};
+static const char *status_text[] = {"streaming", "complete", "interrupted", "error", "length"};
 static const char *role_text[] = {"user", "assistant"};
 
 const char *hist_status_name(enum hist_status s)
 {
-	return (unsigned)s < 4 ? status_text[s] : "unknown";
+	return (unsigned)s <= HIST_LENGTH ? status_text[s] : "unknown";
 }
 
 const char *hist_role_name(enum hist_role r)
@@ -459,7 +459,7 @@ int hist_message_finish(struct hist_db *db, int64_t mid, enum hist_status status
 {
 	if (!saving(db) || mid == 0)
 		return 0;
-	if ((unsigned)status > HIST_ERROR || status == HIST_STREAMING)
+	if ((unsigned)status > HIST_LENGTH || status == HIST_STREAMING)
 		return err_set(e, ERR_USAGE, "hist_message_finish: status must be final");
 	int rc = write_message(db, mid, (int)status, error, reasoning, rlen, answer, alen, st,
 			       hist_store_now_ms(), e);

@@ -11,7 +11,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "SKIP demo_eval: python3 is not installed"
 	exit 0
 fi
-out=$(python3 tools/demo/eval_engine.py --mode batch --n 200 --seed 20261125 \
+out=$(python3 tools/demo/eval_engine.py --ponder "${BIN:-bin/ponder}" --mode batch --n 200 --seed 20261125 \
 	--tasks add4,sub4,mul32,word,cmp \
 	--min add4=0.97,sub4=0.96,mul32=0.96,word=0.96 2>&1)
 rc=$?

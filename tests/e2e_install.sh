@@ -13,7 +13,7 @@ for f in usr/local/bin/ponder usr/local/share/man/man1/ponder.1 \
 	[ -f "$T/$f" ] || missing="$missing $f"
 done
 if [ -f models/demo/config.json ]; then
-	for f in config.json tokenizer.json tokenizer_config.json; do
+	for f in config.json generation_config.json tokenizer.json tokenizer_config.json; do
 		[ -f "$T/usr/local/share/ponder/models/demo/$f" ] || missing="$missing models/demo/$f"
 	done
 fi

@@ -5,8 +5,11 @@
 # keeping the partial answer, the conversation browser (list, search, open, delete), a
 # too-small terminal, and the terminal given back on Ctrl-Q and on SIGTERM.
 #
-# Screens that are deterministic (fixed --seed, --temperature 0, 120x40) are compared
-# with tests/screens/*.txt after masking times and speeds. After retraining the demo
+# Screens that are deterministic (fixed --seed, --temperature 0, at 120x40 and at 80x24)
+# are compared with tests/screens/*.txt after masking times and speeds. At 80x24 it also
+# checks what a small terminal squeezes: the status bar's figures, the input hints, the
+# help box, the reasoning header and title, word wrap in the input line, the history
+# search prompt, and the ASCII fallback (--ascii, and a locale that is not UTF-8). After retraining the demo
 # model, refresh them with: UPDATE_SCREENS=1 sh tests/e2e_tui.sh
 # Prints PASS / FAIL / SKIP lines for tests/run.sh.
 BIN=${BIN:-bin/ponder}
@@ -20,6 +23,21 @@ if ! command -v tmux >/dev/null 2>&1; then
 	echo "SKIP e2e_tui: tmux is not installed"
 	exit 0
 fi
+# Without a working /dev/pts (a container or chroot that does not mount it) tmux starts
+# its server but cannot open a pane: find that out at once rather than after a minute of
+# waiting for a screen that never comes.
+if [ ! -c /dev/ptmx ] && [ ! -c /dev/pts/ptmx ]; then
+	echo "SKIP e2e_tui: no pseudo-terminals (/dev/ptmx missing; is /dev/pts mounted?)"
+	exit 0
+fi
+probe="ponder-probe-$$"
+if ! why=$(timeout 10 tmux -L "$probe" -f /dev/null new-session -d -s probe "sleep 5" 2>&1) ||
+	! timeout 5 tmux -L "$probe" has-session -t probe 2>/dev/null; then
+	tmux -L "$probe" kill-server 2>/dev/null
+	echo "SKIP e2e_tui: tmux cannot open a pane here (is /dev/pts mounted?): ${why:-no session}"
+	exit 0
+fi
+tmux -L "$probe" kill-server 2>/dev/null
 if [ ! -f "$MODEL/config.json" ]; then
 	echo "SKIP e2e_tui: no model at $MODEL"
 	exit 0
@@ -35,6 +53,7 @@ RUNS=0
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 trap 'tm kill-server 2>/dev/null; rm -rf "$T"' EXIT
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
+LOCALE=C.UTF-8 # ponder's own locale (start)
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
@@ -51,6 +70,12 @@ wait_for() {
 		n=$((n - 1))
 	done
 	return 1
+}
+
+# settle: the frame that showed what wait_for saw may still be arriving; take it whole.
+settle() {
+	sleep 0.3
+	cap
 }
 
 # wait_gone TEXT [SECONDS]: until the screen no longer shows TEXT.
@@ -77,7 +102,7 @@ start() {
 	RUNS=$((RUNS + 1))
 	SOCK="ponder-e2e-$$-$RUNS"
 	tm new-session -d -s e2e -x "$W" -y "$H" \
-		"env LANG=C.UTF-8 LC_ALL=C.UTF-8 XDG_CONFIG_HOME='$T/config' \
+		"env LANG=$LOCALE LC_ALL=$LOCALE XDG_CONFIG_HOME='$T/config' \
 		 XDG_DATA_HOME='$T/data' XDG_STATE_HOME='$T/state' PONDER_DB= PONDER_MODEL= NO_COLOR= \
 		 $BIN $MODEL_ARG -t 1 --db '$T/history.db' --seed 1 --temperature 0 $*; \
 		 echo EXIT=\$?; sleep 600"
@@ -88,11 +113,14 @@ start() {
 left() { sed -n "2,$((H - 3))p" "$T/screen" | sed 's/│.*//'; }
 right() { sed -n "2,$((H - 3))p" "$T/screen" | sed 's/^[^│]*│//'; }
 
-# Times, speeds and ages change from run to run; everything else must not.
+# Times, speeds and ages change from run to run; everything else must not. The status
+# bar (last line) keeps its fields by width, so the optional ones that the digits of a
+# speed push in or out (prefill speed, MTP rate, the demo note's length) are masked.
 normalize() {
 	sed -E -e 's/[0-9]+(\.[0-9]+)? t\/s/N t\/s/g' \
-	    -e 's/[0-9]+(\.[0-9]+)? s([^a-zA-Z]|$)/N s\2/g' \
-	    -e 's/(just now|[0-9]+ (min|h|days) ago)/AGO/g' -e 's/ +$//'
+	    -e 's/[0-9]+(\.[0-9]+)? m?s([^a-zA-Z]|$)/N s\2/g' \
+	    -e 's/(just now|[0-9]+ (min|h|days) ago)/AGO/g' -e 's/ +$//' \
+	    -e '$s/ │ (prefill [^│]*t\/s|MTP [0-9]+%)//g' -e '$s/ │ demo model( [^│]*)?$/ │ DEMO/'
 }
 
 # compare NAME: the current screen against tests/screens/NAME.txt.
@@ -119,7 +147,25 @@ tty_sane() {
 		! echo "$modes" | grep -q -- '-icanon'
 }
 
-ponder_pid() { pgrep -P "$(tm display -p -t e2e '#{pane_pid}')" | head -1; }
+# The ponder process: the child of the pane's shell. pgrep (procps) is not on a fresh
+# Debian; /proc says the same.
+ponder_pid() {
+	pp=$(tm display -p -t e2e '#{pane_pid}')
+	if command -v pgrep >/dev/null 2>&1; then
+		pgrep -P "$pp" | head -1
+		return
+	fi
+	for s in /proc/[0-9]*/stat; do
+		# Fields after "(comm) ": state, ppid, ...
+		f=$(sed 's/^.*) //' "$s" 2>/dev/null) || continue
+		set -- $f
+		if [ "${2:-}" = "$pp" ]; then
+			s=${s#/proc/}
+			echo "${s%/stat}"
+			return
+		fi
+	done
+}
 
 # ---- start-up and help ----
 start
@@ -127,6 +173,7 @@ if wait_for "Ask a question" 60; then
 	if [ -z "$DEMO" ] || tail -1 "$T/screen" | grep -qF "demo model (arithmetic)"; then
 		pass tui_start
 	else fail tui_start "no demo note in the status bar: $(tail -1 "$T/screen")"; fi
+	settle
 	compare startup
 else
 	fail tui_start "no welcome after 60 s: $(cat "$T/screen")"
@@ -136,6 +183,7 @@ fi
 tm send-keys -t e2e F1
 if wait_for " Keys " 5 && grep -qF "Ctrl-T" "$T/screen"; then
 	pass tui_help
+	settle
 	compare help
 else fail tui_help "$(cat "$T/screen")"; fi
 tm send-keys -t e2e q
@@ -148,6 +196,7 @@ if wait_for "Thought for" 60 && wait_idle 60; then
 	a=$(right | sed -n '/What is 12 + 30?/,$p' | sed 1d | grep -c '[^ ]')
 	if [ "$r" -gt 0 ] && [ "$a" -gt 0 ]; then pass tui_answer
 	else fail tui_answer "reasoning rows $r, answer rows $a: $(cat "$T/screen")"; fi
+	settle
 	compare answer
 else
 	fail tui_answer "no finished reply: $(cat "$T/screen")"
@@ -179,6 +228,7 @@ if wait_idle 60 && wait_for "What is 345 + 678?" 5; then
 	else
 		fail tui_resize_during_generation "lines $lines, widest $widest: $(cat "$T/screen")"
 	fi
+	settle
 	compare resize
 else
 	fail tui_resize_during_generation "no finished reply: $(cat "$T/screen")"
@@ -257,6 +307,103 @@ hist="$T/state/ponder/input_history"
 if [ -f "$hist" ] && [ "$(stat -c %a "$hist")" = 600 ] && grep -qF "345" "$hist"; then
 	pass tui_input_history
 else fail tui_input_history "missing or not private: $(ls -l "$hist" 2>&1)"; fi
+
+# ---- 80x24: what a small terminal squeezes ----
+W=80
+H=24
+start
+if wait_for "Ask a question" 60; then
+	settle
+	compare startup80
+	hint=$(sed -n "$((H - 2))p" "$T/screen")
+	case "$hint" in
+	*"F1 help ─"*) pass tui80_hint_fits ;;
+	*) fail tui80_hint_fits "the hint is cut: $hint" ;;
+	esac
+	tm send-keys -t e2e F1
+	wait_for " Keys " 5 && settle
+	if grep -qF "typing)" "$T/screen" && ! grep -qF "while typin│" "$T/screen"; then
+		pass tui80_help_wraps
+	else fail tui80_help_wraps "$(cat "$T/screen")"; fi
+	compare help80
+	tm send-keys -t e2e q
+	wait_gone " Keys " 5
+	tm send-keys -t e2e "What is 12 + 30?" Enter
+	if wait_for "Thought for" 60 && wait_idle 60; then
+		settle
+		st=$(tail -1 "$T/screen")
+		case "$st" in
+		*"ctx "*" tok"*"t/s"*) pass tui80_status_figures ;;
+		*) fail tui80_status_figures "figures dropped: $st" ;;
+		esac
+		if grep -qE "Thought for [0-9]+ ms|Thought for [1-9][0-9]*\.[0-9] s" "$T/screen" &&
+			! grep -qF "0.0 s" "$T/screen"; then pass tui_thought_ms
+		else fail tui_thought_ms "$(sed -n 2p "$T/screen")"; fi
+		if ! grep -qF "Ask a question" "$T/screen"; then pass tui_welcome_cleared
+		else fail tui_welcome_cleared "$(cat "$T/screen")"; fi
+		if sed -n 2p "$T/screen" | grep -qE "^▾ Thought for .*tokens\)"; then pass tui80_header_fits
+		else fail tui80_header_fits "$(sed -n 2p "$T/screen")"; fi
+		compare answer80
+	else
+		fail tui80_answer "no finished reply: $(cat "$T/screen")"
+	fi
+	tm send-keys -t e2e C-t
+	wait_for "▸ Thought" 5 && settle
+	if head -1 "$T/screen" | grep -qF "folded"; then pass tui80_fold_title
+	else fail tui80_fold_title "$(head -2 "$T/screen")"; fi
+	compare fold80
+	# The number crosses the right edge: it moves to the next row whole.
+	tm send-keys -t e2e "Please add these numbers for me and show each step of the work, thanks: 12345678 + 87654321"
+	if wait_for "87654321" 5 && sed -n "$((H - 1))p" "$T/screen" | grep -qF "12345678 + 87654321"; then
+		pass tui80_input_wraps_words
+	else fail tui80_input_wraps_words "$(tail -4 "$T/screen")"; fi
+	tm send-keys -t e2e C-u C-r "12 +"
+	if wait_for "history search" 5 && ! grep -qF "bck:" "$T/screen" &&
+		grep -qF "What is 12 + 30?" "$T/screen"; then pass tui_history_search_prompt
+	else fail tui_history_search_prompt "$(tail -4 "$T/screen")"; fi
+	tm send-keys -t e2e C-g C-u
+	wait_gone "history search" 5
+	# Ctrl-C right behind Enter: whatever reasoning is on screen is counted.
+	tm send-keys -t e2e "What is 4321 + 1234?" Enter C-c
+	if wait_idle 30 && wait_for "stopped" 5; then
+		hdr=$(left | grep -E "^[▸▾] (Thought|No reasoning)" | tail -1)
+		rows=$(left | sed -n '/What is 4321/,$p' | grep -c '[^ ]')
+		case "$hdr" in
+		*"No reasoning"*) echo "SKIP tui_stop_counts_tokens: stopped before any reasoning" ;;
+		*"(0 tokens)"*) fail tui_stop_counts_tokens "$hdr with text on screen: $(cat "$T/screen")" ;;
+		*"token"*) pass tui_stop_counts_tokens ;;
+		*) fail tui_stop_counts_tokens "header '$hdr' ($rows rows): $(cat "$T/screen")" ;;
+		esac
+	else
+		fail tui_stop_counts_tokens "no stopped reply: $(cat "$T/screen")"
+	fi
+	tm send-keys -t e2e C-q
+	wait_for "EXIT=0" 10
+else
+	fail tui80_start "no welcome after 60 s: $(cat "$T/screen")"
+fi
+
+# ---- the ASCII fallback: --ascii, and a locale that is not UTF-8 ----
+for how in option locale; do
+	if [ "$how" = option ]; then start --ascii; else LOCALE=C; start; LOCALE=C.UTF-8; fi
+	if wait_for "Ask a question" 60; then
+		tm send-keys -t e2e F1
+		wait_for " Keys " 5 && settle
+		if grep -q '[│─┌┐└┘▸▾›·…]' "$T/screen" || ! grep -qF "+- Keys -" "$T/screen" ||
+			! grep -qF " | " "$T/screen"; then
+			fail "tui_ascii_$how" "$(cat "$T/screen")"
+		else
+			pass "tui_ascii_$how"
+		fi
+		[ "$how" = option ] && compare ascii80
+		tm send-keys -t e2e q C-q
+		wait_for "EXIT=0" 10
+	else
+		fail "tui_ascii_$how" "did not start: $(cat "$T/screen")"
+	fi
+done
+W=120
+H=40
 
 # ---- resizes that certainly land while text streams ----
 # The demo model is done in milliseconds. The tiny random fixture checkpoint (with the

@@ -186,6 +186,10 @@ static void test_turns_limits_stop(void)
 	      (long long)st.reused_tokens, (long long)first_prompt);
 	CHECK(st.prefill_tokens == st.prompt_tokens - st.reused_tokens, "prefill count");
 	CHECK(st.finish == FINISH_INTERRUPTED, "stop request gave finish %d", st.finish);
+	/* Three pieces were shown before the stop, the last one by the token that stopped:
+	   it counts (a reply stopped after one piece never says "0 tokens"). */
+	CHECK(st.reasoning_tokens + st.answer_tokens >= 3, "%lld tokens counted for 3 pieces shown",
+	      (long long)(st.reasoning_tokens + st.answer_tokens));
 
 	/* MTP switched off between replies: no drafts; and back on. */
 	CHECK(eng_session_set_mtp(s, false, &e) == 0, "%s", e.msg);

@@ -40,10 +40,21 @@ static void test_nul_shown(void)
 	free(out);
 }
 
+/* Found by fuzz_term_safe: a raw 0x9B (CSI in 8-bit terminals) passed unchanged. */
+static void test_raw_c1_bytes_shown(void)
+{
+	const char in[] = "\x9b" "31m \x1b]0;t\x07\x85 \xe4\xb8\x9b \xc0\x9b \xe4\x9b \xed\xa0\x80";
+	char *out = visible(in, sizeof in - 1);
+	CHECK(!strcmp(out, "<9B>31m ^[]0;t^G<85> \xe4\xb8\x9b \xc0<9B> \xe4<9B> \xed\xa0<80>"),
+	      "got '%s'", out);
+	free(out);
+}
+
 int main(void)
 {
 	RUN(test_controls_made_visible);
 	RUN(test_c1_and_text_kept);
 	RUN(test_nul_shown);
+	RUN(test_raw_c1_bytes_shown);
 	return check_finish();
 }

@@ -120,8 +120,13 @@ static void test_status(void)
 		CHECK(!strncmp(buf, "ponder-demo", 11), "width %zu: the model name comes first", w);
 	}
 	ui_status_format(&s, 100, buf, sizeof buf, &at, &hl);
-	CHECK(strstr(buf, UI_DEMO_NOTE) && !strstr(buf, "MTP"),
-	      "at 100 columns the note stays and MTP goes: %s", buf);
+	CHECK(!strstr(buf, "MTP"), "at 100 columns MTP goes: %s", buf);
+	/* At 80 columns the live figures win over the note, which shortens (the bar is
+	   80 - 2 wide on screen). */
+	ui_status_format(&s, 78, buf, sizeof buf, &at, &hl);
+	CHECK(strstr(buf, "ctx 312/2048") && strstr(buf, "245 tok") && strstr(buf, "decode 85.2 t/s"),
+	      "at 78 columns the figures stay: %s", buf);
+	CHECK(strstr(buf, UI_DEMO_NOTE_TINY) && hl, "a shorter demo note is left: %s", buf);
 	s.message = "press Ctrl-C again to quit";
 	s.generating = true;
 	ui_status_format(&s, 200, buf, sizeof buf, &at, &hl);
@@ -195,16 +200,45 @@ static void test_pane_reasoning_fold(void)
 	r2->live = true;
 	r2->t0_ms = 1000;
 	r2->tokens = 842;
-	ui_reasoning_header(r2, 13300, h, sizeof h);
+	ui_reasoning_header(r2, 13300, 80, h, sizeof h);
 	CHECK(strstr(h, "Thinking... 12.3 s, 842 tokens"), "live header: %s", h);
 	r2->live = false;
 	r2->secs = 12.3;
-	ui_reasoning_header(r2, 99999, h, sizeof h);
+	ui_reasoning_header(r2, 99999, 80, h, sizeof h);
 	CHECK(strstr(h, "Thought for 12.3 s"), "done header: %s", h);
 	r2->secs = -1;
-	ui_reasoning_header(r2, 0, h, sizeof h);
+	ui_reasoning_header(r2, 0, 80, h, sizeof h);
 	CHECK(strstr(h, "Thought") && strstr(h, "842 tokens") && !strstr(h, " s "),
 	      "loaded from history (no time): %s", h);
+	ui_pane_clear(&p);
+}
+
+/* A fast turn reads in milliseconds, and a narrow pane gets a shorter header that
+   keeps the fold arrow and the figures instead of losing them at the edge. */
+static void test_reasoning_header_fits(void)
+{
+	struct ui_pane p;
+	ui_pane_init(&p);
+	struct ui_block *b = add(&p, UI_B_REASONING, "some thinking");
+	b->secs = 0.035;
+	b->tokens = 96;
+	char h[160];
+	ui_reasoning_header(b, 0, 80, h, sizeof h);
+	CHECK(!strcmp(h, "\xe2\x96\xbe Thought for 35 ms (96 tokens)"), "fast turn: %s", h);
+	b->secs = 0.0004;
+	ui_reasoning_header(b, 0, 80, h, sizeof h);
+	CHECK(strstr(h, "for 0 ms") && !strstr(h, "0.0 s"), "instant turn: %s", h);
+	b->secs = 123.4;
+	b->tokens = 12345;
+	b->stopped = true;
+	b->folded = true;
+	for (size_t w = 21; w <= 60; w++) {
+		ui_reasoning_header(b, 0, w, h, sizeof h);
+		CHECK(ui_str_width(h, strlen(h)) <= w, "width %zu: '%s' too wide", w, h);
+		CHECK(!strncmp(h, "\xe2\x96\xb8 ", 4), "width %zu: the fold arrow first: %s", w, h);
+		CHECK(strstr(h, "12345 tok") && strstr(h, "[stopped]"),
+		      "width %zu: tokens and state kept: %s", w, h);
+	}
 	ui_pane_clear(&p);
 }
 
@@ -248,6 +282,7 @@ int main(void)
 	RUN(test_status);
 	RUN(test_pane_scroll);
 	RUN(test_pane_reasoning_fold);
+	RUN(test_reasoning_header_fits);
 	RUN(test_pane_incremental);
 	return check_finish();
 }

@@ -22,8 +22,8 @@
 
 static void free_lists(struct ui_browser *b)
 {
-	hist_conversations_free(b->convs, b->nconv);
-	hist_hits_free(b->hits, b->nhits);
+	app_convs_free(b->convs, b->nconv);
+	app_hits_free(b->hits, b->nhits);
 	b->convs = NULL;
 	b->hits = NULL;
 	b->nconv = b->nhits = 0;
@@ -39,19 +39,16 @@ static void reload(struct ui_browser *b)
 	struct err e = {0};
 	free_lists(b);
 	b->sel = b->top = 0;
-	if (!b->db) {
-		snprintf(b->msg, sizeof b->msg, "history is off");
-		return;
-	}
 	int rc;
 	if (!b->qlen) {
-		rc = hist_list(b->db, LIST_LIMIT, &b->convs, &b->nconv, &e);
+		rc = app_library_list(b->lib, LIST_LIMIT, &b->convs, &b->nconv, &e);
 	} else {
 		/* Prefix match on the word being typed, so results come as you type. */
 		char q[300];
 		char last = b->query[b->qlen - 1];
 		snprintf(q, sizeof q, "%s%s", b->query, last == ' ' || last == '*' ? "" : "*");
-		rc = hist_search(b->db, q, MARK_OPEN, MARK_CLOSE, HIT_LIMIT, &b->hits, &b->nhits, &e);
+		rc = app_library_search(b->lib, q, MARK_OPEN, MARK_CLOSE, HIT_LIMIT, &b->hits,
+					&b->nhits, &e);
 	}
 	if (rc)
 		snprintf(b->msg, sizeof b->msg, "%s", e.msg);
@@ -59,13 +56,10 @@ static void reload(struct ui_browser *b)
 		b->msg[0] = '\0';
 }
 
-int ui_browser_open(struct ui_browser *b, const char *db_path, struct err *e)
+int ui_browser_open(struct ui_browser *b, const struct app_chat *chat, struct err *e)
 {
-	if (!b->db) {
-		if (!db_path || !*db_path)
-			return err_set(e, ERR_DB, "history is off (--no-save, or the history file "
-				       "could not be opened)");
-		int rc = hist_open(db_path, NULL, &b->db, e);
+	if (!b->lib) {
+		int rc = app_library_open(chat, &b->lib, e);
 		if (rc)
 			return rc;
 	}
@@ -80,7 +74,7 @@ int ui_browser_open(struct ui_browser *b, const char *db_path, struct err *e)
 void ui_browser_free(struct ui_browser *b)
 {
 	free_lists(b);
-	hist_close(b->db);
+	app_library_close(b->lib);
 	memset(b, 0, sizeof *b);
 }
 
@@ -90,8 +84,8 @@ static int64_t sel_cid(const struct ui_browser *b, int64_t *mid)
 	if (b->sel >= count(b))
 		return 0;
 	if (b->qlen) {
-		*mid = b->hits[b->sel].message_id;
-		return b->hits[b->sel].conversation_id;
+		*mid = b->hits[b->sel].mid;
+		return b->hits[b->sel].cid;
 	}
 	return b->convs[b->sel].id;
 }
@@ -116,7 +110,7 @@ enum ui_browser_result ui_browser_key(struct ui_browser *b, int key, int64_t pro
 			return UI_BR_NONE;
 		}
 		struct err e = {0};
-		if (hist_conversation_rm(b->db, c, &e)) {
+		if (app_library_delete(b->lib, c, &e)) {
 			snprintf(b->msg, sizeof b->msg, "%s", e.msg);
 			return UI_BR_NONE;
 		}
@@ -268,22 +262,22 @@ void ui_browser_draw(struct ui_browser *b, void *win, int h, int w, const unsign
 		uint8_t st = k == b->sel ? UI_EL_SELECTED : UI_EL_BROWSER;
 		struct ui_text l1 = {0}, l2 = {0};
 		if (k < n && !b->qlen) {
-			const struct hist_conversation *c = &b->convs[k];
+			const struct app_conv *c = &b->convs[k];
 			put_line(&l1, c->id == current_cid ? " \xe2\x97\x8f " : "   ", st);
-			put_line(&l1, c->title && *c->title ? c->title : "(untitled)", st);
+			put_line(&l1, *c->title ? c->title : "(untitled)", st);
 			char when[32];
 			ago(c->updated_ms, when, sizeof when);
 			snprintf(buf, sizeof buf, "   #%lld \xc2\xb7 %lld msg \xc2\xb7 %s", (long long)c->id,
 				 (long long)c->n_messages, when);
 			put_line(&l2, buf, st == UI_EL_SELECTED ? st : UI_EL_NOTICE);
 		} else if (k < n) {
-			const struct hist_hit *hh = &b->hits[k];
-			put_line(&l1, hh->conversation_id == current_cid ? " \xe2\x97\x8f " : "   ", st);
-			snprintf(buf, sizeof buf, "#%lld ", (long long)hh->conversation_id);
+			const struct app_hit *hh = &b->hits[k];
+			put_line(&l1, hh->cid == current_cid ? " \xe2\x97\x8f " : "   ", st);
+			snprintf(buf, sizeof buf, "#%lld ", (long long)hh->cid);
 			put_line(&l1, buf, st);
-			put_line(&l1, hh->title && *hh->title ? hh->title : "(untitled)", st);
+			put_line(&l1, *hh->title ? hh->title : "(untitled)", st);
 			put_line(&l2, hh->in_reasoning ? "   [reasoning] " : "   ", st);
-			put_line(&l2, hh->snippet ? hh->snippet : "", st == UI_EL_SELECTED ? st : UI_EL_BROWSER);
+			put_line(&l2, hh->snippet, st == UI_EL_SELECTED ? st : UI_EL_BROWSER);
 		}
 		draw_line(win_, y, tw, &l1, attrs, k < n ? st : UI_EL_BROWSER);
 		if (y + 1 < h - 1)
@@ -311,8 +305,8 @@ void ui_browser_draw(struct ui_browser *b, void *win, int h, int w, const unsign
 	draw_line(win_, h - 1, tw, &t, attrs, UI_EL_BROWSER);
 	ui_text_free(&t);
 
-	wattrset(win_, (attr_t)attrs[UI_EL_BORDER]);
-	for (int y = 0; y < h; y++)
-		mvwaddstr(win_, y, w - 1, "\xe2\x94\x82");
-	wattrset(win_, A_NORMAL);
+	for (int y = 0; y < h; y++) {
+		wmove(win_, y, w - 1);
+		ui_draw_text(win_, "\xe2\x94\x82", NULL, 3, attrs, UI_EL_BORDER, 1);
+	}
 }

@@ -4,9 +4,10 @@
  * prefix match on the last word); Enter opens; d (with an empty search), Delete or
  * Ctrl-D deletes after a y/n confirmation.
  *
- * It reads the history through its own database handle (opened on the same file at
- * first use), so it may browse while the worker thread writes the current reply
- * through the chat's handle: a handle is never shared between threads.
+ * It reads the history through the app's library (app/chat_api.h): its own connection
+ * to the chat's history file, opened at first use, so it may browse while the worker
+ * thread writes the current reply through the chat's: a handle is never shared
+ * between threads.
  */
 #ifndef PONDER_UI_BROWSER_H
 #define PONDER_UI_BROWSER_H
@@ -15,15 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "history/history.h"
+#include "app/chat_api.h"
 
 struct ui_browser {
-	struct hist_db *db;
+	struct app_library *lib;
 	char query[256];
 	size_t qlen;
-	struct hist_conversation *convs; /* list mode (empty query) */
+	struct app_conv *convs;          /* list mode (empty query) */
 	size_t nconv;
-	struct hist_hit *hits;           /* search mode */
+	struct app_hit *hits;            /* search mode */
 	size_t nhits;
 	size_t sel, top;
 	int64_t confirm_cid;             /* asking whether to delete this one */
@@ -37,8 +38,8 @@ enum ui_browser_result {
 	UI_BR_DELETED, /* *cid was deleted */
 };
 
-/* Opens the history file at db_path (first call) and loads the list. */
-int ui_browser_open(struct ui_browser *b, const char *db_path, struct err *e);
+/* Opens the chat's library (first call) and loads the list. */
+int ui_browser_open(struct ui_browser *b, const struct app_chat *chat, struct err *e);
 /* Frees lists and the handle. */
 void ui_browser_free(struct ui_browser *b);
 

@@ -269,9 +269,8 @@ struct walk {
 	int row, col;
 };
 
-/* Advances the layout over character c at width `width`; returns the position where
-   c itself is drawn. */
-static struct walk step(struct walk *p, wchar_t c, int width)
+/* The layout of one character, without looking at words. */
+static struct walk step_char(struct walk *p, wchar_t c, int width)
 {
 	if (c == L'\n') {
 		struct walk at = *p;
@@ -291,6 +290,37 @@ static struct walk step(struct walk *p, wchar_t c, int width)
 	return at;
 }
 
+static bool is_blank(wchar_t c)
+{
+	return c == L' ' || c == L'\t' || c == L'\n';
+}
+
+/* Columns of the word starting at c (up to the next blank), drawn from column col. */
+static int word_cols(const wchar_t *c, const wchar_t *end, int col)
+{
+	int w = 0;
+	for (; c < end && !is_blank(*c); c++)
+		w += cell_cols(*c, col + w);
+	return w;
+}
+
+/* Advances the layout over the character at c (of the buffer begin..end) at width
+   `width`; returns the position where it is drawn. Rows break before a word that does
+   not fit in what is left of the row but fits in a row of its own; only longer words
+   are cut between characters, as in the panes. */
+static struct walk step(struct walk *p, const wchar_t *begin, const wchar_t *c,
+			const wchar_t *end, int width)
+{
+	if (!is_blank(*c) && p->col > PROMPT_COLS && (c == begin || is_blank(c[-1]))) {
+		int ww = word_cols(c, end, p->col);
+		if (p->col + ww > width && ww <= width - PROMPT_COLS) {
+			p->row++;
+			p->col = PROMPT_COLS;
+		}
+	}
+	return step_char(p, *c, width);
+}
+
 static void end_pos(struct walk *p, int width)
 {
 	if (p->col >= width) {
@@ -299,14 +329,63 @@ static void end_pos(struct walk *p, int width)
 	}
 }
 
+/* During an incremental search (Ctrl-R / Ctrl-S) libedit appends "\nbck:PATTERN"
+   ("fwd:", and '?' for ':' while nothing matches) to the line it shows. Returns where
+   that starts, or NULL; the UI draws its own search row from it. */
+static const wchar_t *search_part(const LineInfoW *li)
+{
+	for (const wchar_t *c = li->lastchar; c-- > li->buffer;) {
+		if (*c != L'\n')
+			continue;
+		if (li->lastchar - c >= 5 && (!wcsncmp(c + 1, L"bck", 3) || !wcsncmp(c + 1, L"fwd", 3)) &&
+		    (c[4] == L':' || c[4] == L'?'))
+			return c;
+		return NULL;
+	}
+	return NULL;
+}
+
 int ui_input_rows(struct ui_input *in, int width)
 {
 	const LineInfoW *li = el_wline(in->el);
+	const wchar_t *search = search_part(li), *end = search ? search : li->lastchar;
 	struct walk p = {0, PROMPT_COLS};
-	for (const wchar_t *w = li->buffer; w < li->lastchar; w++)
-		step(&p, *w, width);
+	for (const wchar_t *w = li->buffer; w < end; w++)
+		step(&p, li->buffer, w, end, width);
 	end_pos(&p, width);
-	return p.row + 1;
+	return p.row + 1 + (search ? 1 : 0);
+}
+
+/* The search row: what is searched for, in words rather than libedit's "bck:". */
+static void draw_search(WINDOW *w, int y, int width, const wchar_t *s, const wchar_t *end,
+			unsigned long prompt_attr, unsigned long text_attr, int *cx)
+{
+	bool failed = s[4] == L'?';
+	const char *label = s[1] == L'b' ? "history search (Ctrl-R older, Ctrl-S newer): "
+					 : "history search (Ctrl-S newer, Ctrl-R older): ";
+	if ((int)strlen(label) + 12 > width)
+		label = "search: ";
+	wmove(w, y, 0);
+	wattrset(w, (attr_t)prompt_attr);
+	waddnstr(w, label, width);
+	int col = (int)strlen(label) < width ? (int)strlen(label) : width;
+	wattrset(w, (attr_t)text_attr);
+	cchar_t cc;
+	for (const wchar_t *c = s + 5; c < end && col < width; c++) {
+		int cw = ui_cp_width((uint32_t)*c);
+		wchar_t t[2] = {cw < 0 ? (wchar_t)UI_REPLACEMENT : *c, 0};
+		if (cw != 0 && col + (cw < 0 ? 1 : cw) > width)
+			break;
+		setcchar(&cc, t, (attr_t)text_attr & ~A_COLOR, (short)PAIR_NUMBER(text_attr), NULL);
+		wadd_wch(w, &cc);
+		col += cw < 0 ? 1 : cw;
+	}
+	*cx = col < width ? col : width - 1;
+	if (failed && col + 12 <= width) {
+		wattrset(w, (attr_t)prompt_attr);
+		waddstr(w, "  (no match)");
+	}
+	wattrset(w, A_NORMAL);
 }
 
 void ui_input_draw(struct ui_input *in, void *win, int y0, int height, int width,
@@ -314,16 +393,24 @@ void ui_input_draw(struct ui_input *in, void *win, int y0, int height, int width
 {
 	WINDOW *w = win;
 	const LineInfoW *li = el_wline(in->el);
+	const wchar_t *search = search_part(li), *end = search ? search : li->lastchar;
 	/* First pass: where the cursor is, to scroll it into view. */
 	struct walk p = {0, PROMPT_COLS}, cur = {-1, 0};
-	for (const wchar_t *c = li->buffer; c < li->lastchar; c++) {
-		struct walk at = step(&p, *c, width);
+	for (const wchar_t *c = li->buffer; c < end; c++) {
+		struct walk at = step(&p, li->buffer, c, end, width);
 		if (c == li->cursor)
 			cur = at;
 	}
 	end_pos(&p, width);
 	if (cur.row < 0)
 		cur = p;
+	if (search) {
+		/* The search row goes under the text and has the cursor. */
+		height--;
+		cur.row = p.row;
+	}
+	if (height < 1)
+		height = 1;
 	int first = cur.row >= height ? cur.row - height + 1 : 0;
 
 	for (int y = 0; y < height; y++) {
@@ -337,8 +424,8 @@ void ui_input_draw(struct ui_input *in, void *win, int y0, int height, int width
 	wattrset(w, (attr_t)text_attr);
 	p = (struct walk){0, PROMPT_COLS};
 	cchar_t cc;
-	for (const wchar_t *c = li->buffer; c < li->lastchar; c++) {
-		struct walk at = step(&p, *c, width);
+	for (const wchar_t *c = li->buffer; c < end; c++) {
+		struct walk at = step(&p, li->buffer, c, end, width);
 		if (*c == L'\n' || at.row < first || at.row >= first + height)
 			continue;
 		wchar_t s[3] = {*c, 0, 0};
@@ -360,4 +447,8 @@ void ui_input_draw(struct ui_input *in, void *win, int y0, int height, int width
 	wattrset(w, A_NORMAL);
 	*cy = y0 + cur.row - first;
 	*cx = cur.col < width ? cur.col : width - 1;
+	if (search) {
+		*cy = y0 + height;
+		draw_search(w, *cy, width, search, li->lastchar, prompt_attr, text_attr, cx);
+	}
 }

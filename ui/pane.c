@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ui/glyphs.h"
+#include "ui/status.h"
 #include "ui/theme.h"
 #include "ui/width.h"
 #include "ui/wrap.h"
@@ -87,6 +89,22 @@ struct ui_block *ui_pane_add(struct ui_pane *p, enum ui_block_kind kind, const c
 	}
 	p->b[p->n++] = b;
 	return b;
+}
+
+void ui_pane_drop(struct ui_pane *p, enum ui_block_kind kind)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->b[i]->kind == kind)
+			block_free(p->b[i]);
+		else
+			p->b[k++] = p->b[i];
+	}
+	p->n = k;
+	if (k && p->b[0]->lead_blank) {
+		p->b[0]->lead_blank = false;
+		ui_block_touch(p->b[0]);
+	}
 }
 
 static int add_row(struct ui_block *b, size_t off, size_t len, size_t indent, int fill,
@@ -293,26 +311,50 @@ size_t ui_pane_row_of(const struct ui_pane *p, const struct ui_block *b)
 	return acc;
 }
 
-void ui_reasoning_header(const struct ui_block *b, double now_ms, char *buf, size_t size)
+void ui_reasoning_header(const struct ui_block *b, double now_ms, size_t width, char *buf,
+			 size_t size)
 {
 	const char *arrow = b->folded ? "\xe2\x96\xb8 " : "\xe2\x96\xbe "; /* ▸ ▾ */
 	double secs = b->live ? (now_ms - b->t0_ms) / 1000.0 : b->secs;
 	if (secs < 0 && b->live)
 		secs = 0;
-	char toks[48] = "";
-	if (b->tokens >= 0)
-		snprintf(toks, sizeof toks, "%lld token%s", (long long)b->tokens,
-			 b->tokens == 1 ? "" : "s");
-	if (b->live)
-		snprintf(buf, size, "%sThinking... %.1f s%s%s", arrow, secs, *toks ? ", " : "", toks);
-	else if (!b->len)
-		snprintf(buf, size, "%sNo reasoning%s", arrow, b->stopped ? " (stopped)" : "");
-	else if (secs >= 0)
-		snprintf(buf, size, "%sThought for %.1f s%s%s%s%s", arrow, secs, *toks ? " (" : "",
-			 toks, *toks ? ")" : "", b->stopped ? " [stopped]" : "");
-	else
-		snprintf(buf, size, "%sThought%s%s%s%s", arrow, *toks ? " (" : "", toks,
-			 *toks ? ")" : "", b->stopped ? " [stopped]" : "");
+	char t[32] = "";
+	if (secs >= 0)
+		ui_duration(secs, t, sizeof t);
+	long long n = (long long)b->tokens;
+	const char *s_tok = n == 1 ? "" : "s", *stop = b->stopped ? " [stopped]" : "";
+	/* Longest first; the first that fits the width is shown, so the fold arrow and the
+	   figures stay readable in a narrow pane instead of being cut at the edge. */
+	char v[4][160];
+	int nv = 0;
+	if (b->live) {
+		if (n >= 0) {
+			snprintf(v[nv++], sizeof v[0], "%sThinking... %s, %lld token%s", arrow, t, n, s_tok);
+			snprintf(v[nv++], sizeof v[0], "%sThinking %s, %lld tok", arrow, t, n);
+			snprintf(v[nv++], sizeof v[0], "%s%s, %lld tok", arrow, t, n);
+		} else {
+			snprintf(v[nv++], sizeof v[0], "%sThinking... %s", arrow, t);
+		}
+		snprintf(v[nv++], sizeof v[0], "%s%s", arrow, t);
+	} else if (!b->len) {
+		snprintf(v[nv++], sizeof v[0], "%sNo reasoning%s", arrow, b->stopped ? " (stopped)" : "");
+		snprintf(v[nv++], sizeof v[0], "%s-%s", arrow, stop);
+	} else if (n >= 0) {
+		snprintf(v[nv++], sizeof v[0], "%sThought%s%s (%lld token%s)%s", arrow, *t ? " for " : "",
+			 t, n, s_tok, stop);
+		snprintf(v[nv++], sizeof v[0], "%s%s%s%lld tok%s", arrow, t, *t ? ", " : "", n, stop);
+		snprintf(v[nv++], sizeof v[0], "%s%lld tok%s", arrow, n, stop);
+	} else {
+		snprintf(v[nv++], sizeof v[0], "%sThought%s%s%s", arrow, *t ? " for " : "", t, stop);
+		snprintf(v[nv++], sizeof v[0], "%s%s%s", arrow, t, stop);
+	}
+	int pick = nv - 1;
+	for (int i = 0; i < nv; i++)
+		if (ui_str_width(v[i], strlen(v[i])) <= width) {
+			pick = i;
+			break;
+		}
+	snprintf(buf, size, "%s", v[pick]);
 }
 
 /* Writes one cell: a spacing character and up to CCHARW_MAX - 1 combining marks. */
@@ -336,6 +378,7 @@ void ui_draw_text(void *win, const char *s, const uint8_t *attr, size_t len,
 		size_t k = ui_utf8_next(s + i, len - i, &cp);
 		attr_t ca = attrs[attr ? attr[i] : fixed];
 		i += k;
+		cp = ui_glyph(cp);
 		int cw = ui_cp_width(cp);
 		if (cw < 0)
 			cp = UI_REPLACEMENT, cw = 1;
@@ -394,7 +437,7 @@ void ui_pane_draw(void *win, const struct ui_pane *p, int y0, const unsigned lon
 		const struct ui_row *row = &b->rows[r - bstart];
 		if (row->kind == UI_ROW_HEADER) {
 			char hdr[160];
-			ui_reasoning_header(b, now_ms, hdr, sizeof hdr);
+			ui_reasoning_header(b, now_ms, p->width, hdr, sizeof hdr);
 			ui_draw_text(w, hdr, NULL, strlen(hdr), attrs, UI_EL_SECTION, width);
 			wclrtoeol(w);
 			continue;

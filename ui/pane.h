@@ -12,7 +12,8 @@
  *  - Rows are recomputed for a new width on the next ui_pane_layout; the scroll
  *    position keeps its relative place.
  *  - A reasoning block's first row is its header ("Thinking... 12.3 s, 842 tokens" while
- *    live, "Thought for 12.3 s" after); folded, it is only that row.
+ *    live, "Thought for 12.3 s" or "Thought for 35 ms" after), shortened to fit the
+ *    pane rather than cut; folded, it is only that row.
  */
 #ifndef PONDER_UI_PANE_H
 #define PONDER_UI_PANE_H
@@ -82,6 +83,8 @@ void ui_pane_clear(struct ui_pane *p);
 struct ui_block *ui_pane_add(struct ui_pane *p, enum ui_block_kind kind, const char *text,
 			     size_t len);
 int ui_block_append(struct ui_block *b, const char *s, size_t n);
+/* Removes every block of a kind (the first block left loses its leading blank row). */
+void ui_pane_drop(struct ui_pane *p, enum ui_block_kind kind);
 /* Marks a block for re-rendering after its flags changed. */
 static inline void ui_block_touch(struct ui_block *b)
 {
@@ -106,8 +109,10 @@ struct ui_block *ui_pane_last(const struct ui_pane *p, enum ui_block_kind kind);
 /* The first row of block b. */
 size_t ui_pane_row_of(const struct ui_pane *p, const struct ui_block *b);
 
-/* The header text of a reasoning block ("Thinking... 12.3 s, 842 tokens"). */
-void ui_reasoning_header(const struct ui_block *b, double now_ms, char *buf, size_t size);
+/* The header text of a reasoning block ("Thinking... 12.3 s, 842 tokens"), in the
+   longest form that fits `width` columns ("▾ 12.3 s, 842 tok" when narrow). */
+void ui_reasoning_header(const struct ui_block *b, double now_ms, size_t width, char *buf,
+			 size_t size);
 
 /* Draws display text (attr: a style per byte, or NULL for `fixed`) at the cursor of a
    curses WINDOW, at most maxcols columns. */

@@ -11,6 +11,10 @@
 #include "ui/status.h"
 #include "ui/ui_int.h"
 #include "ui/width.h"
+#include "ui/wrap.h"
+
+#define VLINE "\xe2\x94\x82" /* │ */
+#define HLINE "\xe2\x94\x80" /* ─ */
 
 void ui_screen_free_windows(struct ui *u)
 {
@@ -83,31 +87,37 @@ static void bar(struct ui *u, WINDOW *w, int y, int width, const char *text, int
 	wattrset(w, A_NORMAL);
 }
 
-static void pane_title(struct ui *u, int which, char *buf, size_t size, double now)
+/* The title bar: the pane's name, for the reasoning its latest section's state, and
+   whether it is scrolled back. The parts that say what the user can do (folded,
+   scrolled) are kept; the section's figures shorten to fit the width. */
+static void pane_title(struct ui *u, int which, char *buf, size_t size, double now, int width)
 {
 	struct ui_pane *p = &u->panes[which];
-	size_t used = 0;
-#define PUT(...) (used += (size_t)snprintf(buf + used, used < size ? size - used : 0, __VA_ARGS__))
-	if (which == UI_PANE_REASONING) {
-		PUT(" Reasoning");
-		struct ui_block *b = ui_pane_last(p, UI_B_REASONING);
-		if (b) {
-			char h[160];
-			ui_reasoning_header(b, now, h, sizeof h);
-			PUT(" \xc2\xb7 %s", h + 4); /* without the fold arrow */
-			if (b->folded)
-				PUT(" \xc2\xb7 folded");
-		}
-	} else {
-		PUT(" Answer");
-		if (u->generating && u->live_answer && u->live_answer->len)
-			PUT(" \xc2\xb7 writing\xe2\x80\xa6");
+	const char *dot = " \xc2\xb7 ";
+	const char *scrolled = p->follow ? "" : width >= 60 ? " \xc2\xb7 \xe2\x86\x91 scrolled, End follows"
+							   : " \xc2\xb7 \xe2\x86\x91 End follows";
+	if (which == UI_PANE_ANSWER) {
+		bool writing = u->generating && u->live_answer && u->live_answer->len;
+		snprintf(buf, size, " Answer%s%s", writing ? " \xc2\xb7 writing\xe2\x80\xa6" : "",
+			 scrolled);
+		return;
 	}
-	if (!p->follow)
-		PUT(" \xc2\xb7 \xe2\x86\x91 scrolled, End follows");
-#undef PUT
-	if (used >= size)
-		buf[size - 1] = '\0';
+	struct ui_block *b = ui_pane_last(p, UI_B_REASONING);
+	if (!b) {
+		snprintf(buf, size, " Reasoning%s", scrolled);
+		return;
+	}
+	const char *folded = b->folded ? " \xc2\xb7 folded" : "";
+	size_t fixed = ui_str_width(" Reasoning", 10) + ui_str_width(dot, strlen(dot)) +
+		       ui_str_width(folded, strlen(folded)) + ui_str_width(scrolled, strlen(scrolled));
+	char h[160];
+	/* The header's fold arrow (2 columns) is not repeated in the title. */
+	size_t room = (size_t)width > fixed ? (size_t)width - fixed + 2 : 2;
+	ui_reasoning_header(b, now, room, h, sizeof h);
+	if (ui_str_width(h + 4, strlen(h + 4)) + 2 <= room)
+		snprintf(buf, size, " Reasoning%s%s%s%s", dot, h + 4, folded, scrolled);
+	else
+		snprintf(buf, size, " Reasoning%s%s", folded, scrolled);
 }
 
 static void draw_pane(struct ui *u, int which, double now)
@@ -129,7 +139,7 @@ static void draw_pane(struct ui *u, int which, double now)
 			}
 	}
 	char title[512];
-	pane_title(u, which, title, sizeof title, now);
+	pane_title(u, which, title, sizeof title, now, r->w);
 	bool focused = (which == UI_PANE_REASONING && u->focus == UI_FOCUS_REASONING) ||
 		       (which == UI_PANE_ANSWER && u->focus == UI_FOCUS_ANSWER);
 	bar(u, w, 0, r->w, title, focused ? UI_EL_TITLE_FOCUS : UI_EL_TITLE);
@@ -141,10 +151,10 @@ static void draw_sep(struct ui *u)
 {
 	if (!u->w_sep)
 		return;
-	wattrset(u->w_sep, (attr_t)u->attrs[UI_EL_BORDER]);
-	for (int y = 0; y < u->lay.sep.h; y++)
-		mvwaddstr(u->w_sep, y, 0, "\xe2\x94\x82");
-	wattrset(u->w_sep, A_NORMAL);
+	for (int y = 0; y < u->lay.sep.h; y++) {
+		wmove(u->w_sep, y, 0);
+		ui_draw_text(u->w_sep, VLINE, NULL, 3, u->attrs, UI_EL_BORDER, 1);
+	}
 	wnoutrefresh(u->w_sep);
 }
 
@@ -152,11 +162,10 @@ static void draw_status(struct ui *u, double now)
 {
 	if (!u->w_status)
 		return;
-	struct app_chat *c = u->chat;
-	const struct gen_stats *st = &u->stats;
+	const struct app_reply_stats *st = &u->stats;
 	struct ui_status s = {
-		.model = c->model_name,
-		.demo = c->is_demo,
+		.model = u->info.model_name,
+		.demo = u->info.is_demo,
 		.generating = u->generating,
 		.stopping = u->stopping,
 		.ctx_used = u->have_stats ? st->prompt_tokens + st->reasoning_tokens + st->answer_tokens
@@ -193,13 +202,23 @@ static void draw_input(struct ui *u, int *cy, int *cx)
 		return;
 	int width = u->lay.input.w;
 	wmove(w, 0, 0);
-	wattrset(w, (attr_t)u->attrs[UI_EL_BORDER]);
 	for (int x = 0; x < width; x++)
-		waddstr(w, "\xe2\x94\x80");
-	const char *hint = u->focus == UI_FOCUS_INPUT
-				   ? " Enter send \xc2\xb7 Alt-Enter new line \xc2\xb7 Tab focus \xc2\xb7 "
-				     "Ctrl-O conversations \xc2\xb7 F1 help "
-				   : " Tab or typing: back to the input line ";
+		ui_draw_text(w, HLINE, NULL, 3, u->attrs, UI_EL_BORDER, 1);
+	/* The longest hint that fits with the rule showing at both ends; F1 lists the rest. */
+	static const char *const hints[] = {
+		" Enter send \xc2\xb7 Alt-Enter new line \xc2\xb7 Tab focus \xc2\xb7 Ctrl-O conversations "
+		"\xc2\xb7 F1 help ",
+		" Enter send \xc2\xb7 Alt-Enter new line \xc2\xb7 Ctrl-O conversations \xc2\xb7 F1 help ",
+		" Enter send \xc2\xb7 Ctrl-O conversations \xc2\xb7 F1 help ",
+		" F1 help ",
+	};
+	const char *hint = " Tab or typing: back to the input line ";
+	if (u->focus == UI_FOCUS_INPUT)
+		for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+			hint = hints[i];
+			if (ui_str_width(hint, strlen(hint)) + 4 <= (size_t)width)
+				break;
+		}
 	wmove(w, 0, 2);
 	ui_draw_text(w, hint, NULL, strlen(hint), u->attrs, UI_EL_BORDER, width - 3);
 	wattrset(w, A_NORMAL);
@@ -207,16 +226,76 @@ static void draw_input(struct ui *u, int *cy, int *cx)
 		      u->attrs[UI_EL_INPUT], cy, cx);
 }
 
+/* Columns of the help screen's key names ("  Ctrl-T" padded, see ui_help_text). */
+#define HELP_NAME_COLS 18
+#define HELP_KEY_COLS (HELP_NAME_COLS + 4)
+#define HELP_MAX_ROWS 256
+
+/* The help screen's rows: a key name (on the first row of its entry) and a piece of
+   its wrapped description. */
+struct help_rows {
+	const char *line_key, *line_desc; /* the entry being wrapped */
+	size_t line_klen;
+	const char *keys[HELP_MAX_ROWS], *desc[HELP_MAX_ROWS];
+	size_t klens[HELP_MAX_ROWS], dlen[HELP_MAX_ROWS];
+	int n;
+};
+
+static int help_row(void *ud, size_t off, size_t len, size_t cols, size_t row)
+{
+	struct help_rows *h = ud;
+	(void)cols;
+	if (h->n >= HELP_MAX_ROWS)
+		return 1;
+	h->keys[h->n] = row ? "" : h->line_key;
+	h->klens[h->n] = row ? 0 : h->line_klen;
+	h->desc[h->n] = h->line_desc + off;
+	h->dlen[h->n++] = len;
+	return 0;
+}
+
+/* A frame of w x h in the window, drawn with the UI's own glyphs, not the terminal's
+   ACS (see glyphs.h). */
+static void frame(WINDOW *win, int h, int w, const unsigned long *attrs, uint8_t el)
+{
+	for (int y = 0; y < h; y++) {
+		bool edge = y == 0 || y == h - 1;
+		const char *l = y == 0 ? "\xe2\x94\x8c" : y == h - 1 ? "\xe2\x94\x94" : "\xe2\x94\x82";
+		const char *r = y == 0 ? "\xe2\x94\x90" : y == h - 1 ? "\xe2\x94\x98" : "\xe2\x94\x82";
+		wmove(win, y, 0);
+		ui_draw_text(win, l, NULL, 3, attrs, el, 1);
+		if (edge)
+			for (int x = 1; x < w - 1; x++)
+				ui_draw_text(win, HLINE, NULL, 3, attrs, el, 1);
+		wmove(win, y, w - 1);
+		ui_draw_text(win, r, NULL, 3, attrs, el, 1);
+	}
+}
+
 static void draw_help(struct ui *u)
 {
 	int rows = LINES, cols = COLS;
 	char text[4096];
-	ui_help_text(text, sizeof text, 18);
-	int nlines = 0;
-	for (const char *p = text; *p; p++)
-		nlines += *p == '\n';
-	int w = cols - 4 < 96 ? cols - 4 : 96, h = rows - 2 < nlines + 4 ? rows - 2 : nlines + 4;
-	if (w < 20 || h < 5)
+	ui_help_text(text, sizeof text, HELP_NAME_COLS);
+	int w = cols - 4 < 96 ? cols - 4 : 96;
+	/* Descriptions wrap under themselves rather than run into the border. */
+	int descw = w - 2 - HELP_KEY_COLS - 2;
+	if (descw < 8)
+		return;
+	static struct help_rows hr;
+	hr.n = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		hr.line_key = p;
+		hr.line_klen = ui_str_fit(p, n, HELP_KEY_COLS);
+		hr.line_desc = p + hr.line_klen;
+		if (ui_wrap(hr.line_desc, n - hr.line_klen, (size_t)descw, 0, help_row, &hr))
+			break;
+		p += n + (nl ? 1 : 0);
+	}
+	int nlines = hr.n, h = rows - 2 < nlines + 4 ? rows - 2 : nlines + 4;
+	if (h < 5)
 		return;
 	if (u->w_help)
 		delwin(u->w_help);
@@ -226,27 +305,22 @@ static void draw_help(struct ui *u)
 	WINDOW *hw = u->w_help;
 	wbkgdset(hw, (chtype)(' ' | u->attrs[UI_EL_HELP]));
 	werase(hw);
-	wattrset(hw, (attr_t)u->attrs[UI_EL_HELP_KEY]);
-	box(hw, 0, 0);
-	mvwaddstr(hw, 0, 2, " Keys ");
+	frame(hw, h, w, u->attrs, UI_EL_HELP_KEY);
+	wmove(hw, 0, 2);
+	ui_draw_text(hw, " Keys ", NULL, 6, u->attrs, UI_EL_HELP_KEY, w - 4);
 	int body = h - 3;
 	if (u->help_top > nlines - body)
 		u->help_top = nlines - body > 0 ? nlines - body : 0;
-	const char *p = text;
-	for (int i = 0; *p; i++) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		int y = 1 + i - u->help_top;
-		if (y >= 1 && y <= body) {
-			wmove(hw, y, 1);
-			/* The key names (first 20 columns) stand out. */
-			size_t k = ui_str_fit(p, n, 20);
-			ui_draw_text(hw, p, NULL, k, u->attrs, UI_EL_HELP_KEY, w - 2);
-			ui_draw_text(hw, p + k, NULL, n - k, u->attrs, UI_EL_HELP, w - 22);
-		}
-		p += n + (nl ? 1 : 0);
+	for (int y = 1; y <= body && u->help_top + y - 1 < nlines; y++) {
+		int i = u->help_top + y - 1;
+		wmove(hw, y, 1);
+		ui_draw_text(hw, hr.keys[i], NULL, hr.klens[i], u->attrs, UI_EL_HELP_KEY,
+			     HELP_KEY_COLS);
+		wmove(hw, y, 1 + HELP_KEY_COLS);
+		ui_draw_text(hw, hr.desc[i], NULL, hr.dlen[i], u->attrs, UI_EL_HELP, descw);
 	}
-	const char *foot = " any key closes \xc2\xb7 Up/Down scroll ";
+	const char *foot = nlines > body ? " any key closes \xc2\xb7 Up/Down scroll "
+					 : " any key closes ";
 	wmove(hw, h - 2, 2);
 	ui_draw_text(hw, foot, NULL, strlen(foot), u->attrs, UI_EL_HELP, w - 4);
 	wattrset(hw, A_NORMAL);
@@ -294,7 +368,7 @@ void ui_screen_draw(struct ui *u)
 	draw_sep(u);
 	if (u->w_browser) {
 		ui_browser_draw(&u->browser, u->w_browser, u->lay.browser.h, u->lay.browser.w,
-				u->attrs, u->chat->cid);
+				u->attrs, app_chat_cid(u->chat));
 		wnoutrefresh(u->w_browser);
 	}
 	draw_status(u, now);

@@ -3,93 +3,63 @@
  * /set, /think, /mtp, /theme, /info, /help, /quit. Commands that change the chat wait
  * until no reply is being generated (the worker owns the chat meanwhile).
  */
-#include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "app/history_json.h"
 #include "ui/slash.h"
 #include "ui/ui_int.h"
 
-/* The same JSON as `ponder history export --format json`. */
-static int export_json(FILE *f, const struct hist_conversation *c, const struct hist_message *m,
-		       size_t n, struct err *e)
-{
-	json_t *root = app_history_json(c, m, n, 1);
-	if (!root)
-		return err_set(e, ERR_NOMEM, "out of memory building the JSON");
-	int rc = json_dumpf(root, f, JSON_INDENT(2)) == 0 && fputc('\n', f) != EOF ? 0 : -1;
-	json_decref(root);
-	return rc ? err_set(e, ERR_IO, "writing the file failed: %s", strerror(errno)) : 0;
-}
-
 static void do_export(struct ui *u, const struct ui_slash *s)
 {
-	struct app_chat *c = u->chat;
-	if (!c->db || !c->cid) {
-		ui_message(u, c->db ? "nothing to export yet: this conversation is not saved"
-			   : "history is off, so there is nothing to export");
-		return;
-	}
+	int64_t cid = app_chat_cid(u->chat);
 	char path[1100];
 	if (s->path[0])
 		snprintf(path, sizeof path, "%s", s->path);
 	else
-		snprintf(path, sizeof path, "ponder-%lld.%s", (long long)c->cid,
-			 s->json ? "json" : "md");
-	FILE *f = fopen(path, "wx");
-	if (!f) {
-		if (errno == EEXIST)
-			ui_message(u, "%s exists; name another file: /export %s PATH", path,
-				   s->json ? "json" : "md");
-		else
-			ui_message(u, "cannot create %s: %s", path, strerror(errno));
-		return;
-	}
-	struct hist_conversation conv = {0};
-	struct hist_message *m = NULL;
-	size_t n = 0;
+		snprintf(path, sizeof path, "ponder-%lld.%s", (long long)cid, s->json ? "json" : "md");
 	struct err e = {0};
-	int rc = hist_conversation_get(c->db, c->cid, &conv, &e);
-	if (!rc)
-		rc = hist_conversation_messages(c->db, c->cid, &m, &n, &e);
-	if (!rc)
-		rc = s->json ? export_json(f, &conv, m, n, &e) : hist_export_md(f, &conv, m, n, &e);
-	if (fclose(f) && !rc)
-		rc = err_set(&e, ERR_IO, "writing %s failed", path);
-	if (rc) {
-		remove(path);
-		ui_message(u, "export failed: %s", e.msg);
-	} else {
-		ui_message(u, "exported conversation %lld to %s", (long long)c->cid, path);
-	}
-	hist_messages_free(m, n);
-	hist_conversation_clear(&conv);
+	char written[4096];
+	if (app_chat_export(u->chat, path, s->json, written, sizeof written, &e))
+		ui_message(u, "%s%s", e.code == ERR_USAGE ? "" : "export failed: ", e.msg);
+	else
+		ui_message(u, "exported conversation %lld to %s", (long long)cid, written);
 }
 
 static void do_set(struct ui *u, const struct ui_slash *s)
 {
-	struct gen_params *p = &u->chat->params;
+	struct app_settings p;
+	app_chat_get_settings(u->chat, &p);
 	switch (s->key) {
-	case UI_SET_TEMPERATURE: p->sample.temperature = (float)s->value; break;
-	case UI_SET_TOP_P: p->sample.top_p = (float)s->value; break;
-	case UI_SET_TOP_K: p->sample.top_k = (int)s->value; break;
-	case UI_SET_MIN_P: p->sample.min_p = (float)s->value; break;
-	case UI_SET_SEED: p->sample.seed = (uint64_t)s->value; break;
-	case UI_SET_MAX_TOKENS: p->max_tokens = (int64_t)s->value; break;
+	case UI_SET_TEMPERATURE: p.temperature = s->value; break;
+	case UI_SET_TOP_P: p.top_p = s->value; break;
+	case UI_SET_TOP_K: p.top_k = (int)s->value; break;
+	case UI_SET_MIN_P: p.min_p = s->value; break;
+	case UI_SET_SEED: p.seed = (uint64_t)s->value; break;
+	case UI_SET_MAX_TOKENS: p.max_tokens = (int64_t)s->value; break;
 	}
+	app_chat_set_settings(u->chat, &p);
 	ui_message(u, "%s = %g from the next question", ui_set_key_name(s->key), s->value);
+}
+
+static void do_think(struct ui *u, bool on)
+{
+	struct app_settings p;
+	app_chat_get_settings(u->chat, &p);
+	p.think_off = !on;
+	app_chat_set_settings(u->chat, &p);
+	ui_message(u, "reasoning %s from the next question", on ? "on" : "off");
 }
 
 static void do_info(struct ui *u)
 {
-	struct app_chat *c = u->chat;
-	const struct gen_params *p = &c->params;
-	const char *db = c->db ? hist_path(c->db) : NULL;
+	struct app_chat_info *c = &u->info;
+	app_chat_info(u->chat, c); /* /mtp may have changed it */
+	struct app_settings p;
+	app_chat_get_settings(u->chat, &p);
+	const char *db = c->db_path;
+	int64_t cid = app_chat_cid(u->chat);
 	/* The worker may be writing through the chat's handle: ask it only when idle. */
-	const char *warn = c->db && !u->generating ? hist_warning(c->db) : NULL;
+	const char *warn = !u->generating ? app_chat_db_warning(u->chat) : NULL;
 	ui_notice(u, UI_B_NOTICE,
 		  "Model: %s%s\n  folder: %s\n  context: %lld tokens; MTP speculative decoding: %s\n"
 		  "Sampling: temperature %.2f, top_p %.2f, top_k %d, min_p %.2f, seed %llu, "
@@ -97,12 +67,12 @@ static void do_info(struct ui *u)
 		  "Theme: %s (%s)",
 		  c->model_name, c->is_demo ? " (the shipped demo model: arithmetic only; load a "
 		  "real checkpoint with -m DIR)" : "", c->model_dir, (long long)u->ctx_max,
-		  eng_session_mtp(c->sess) ? "on" : "off", p->sample.temperature, p->sample.top_p,
-		  p->sample.top_k, p->sample.min_p, (unsigned long long)p->sample.seed,
-		  (long long)p->max_tokens, p->max_tokens <= 0 ? " (until the context is full)" : "",
-		  p->think_off ? "off (/think on turns it on)" : "on (/think off turns it off)",
-		  db ? db : "off", warn ? ": " : "", warn ? warn : "", c->cid ? "#" : "(not saved yet)",
-		  (long long)c->cid, u->theme.name, u->color ? "colour" : "no colour");
+		  c->mtp ? "on" : "off", p.temperature, p.top_p, p.top_k, p.min_p,
+		  (unsigned long long)p.seed, (long long)p.max_tokens,
+		  p.max_tokens <= 0 ? " (until the context is full)" : "",
+		  p.think_off ? "off (/think on turns it on)" : "on (/think off turns it off)",
+		  db ? db : "off", warn ? ": " : "", warn ? warn : "", cid ? "#" : "(not saved yet)",
+		  (long long)cid, u->theme.name, u->color ? "colour" : "no colour");
 }
 
 int ui_command(struct ui *u, const char *line, size_t len)
@@ -139,12 +109,11 @@ int ui_command(struct ui *u, const char *line, size_t len)
 		do_set(u, &s);
 		break;
 	case UI_CMD_THINK:
-		u->chat->params.think_off = !s.on;
-		ui_message(u, "reasoning %s from the next question", s.on ? "on" : "off");
+		do_think(u, s.on);
 		break;
 	case UI_CMD_MTP:
 		/* One MTP module drafts one token per pass, so any N > 0 means on. */
-		if (eng_session_set_mtp(u->chat->sess, s.mtp > 0, &e))
+		if (app_chat_set_mtp(u->chat, s.mtp > 0, &e))
 			ui_notice(u, UI_B_ERROR, "%s", e.msg);
 		else
 			ui_message(u, "MTP speculative decoding %s%s",

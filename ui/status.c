@@ -15,11 +15,21 @@ struct field {
 	char text[160];
 	int prio; /* lower is kept first */
 	bool hl;
+	const char *alt[2]; /* shorter forms to try when text does not fit, or NULL */
 };
 
 static void fmt_tps(char *b, size_t n, const char *what, double v)
 {
 	snprintf(b, n, v >= 100 ? "%s %.0f t/s" : "%s %.1f t/s", what, v);
+}
+
+void ui_duration(double secs, char *buf, size_t size)
+{
+	/* A demo-model turn takes milliseconds: "0.0 s" would read as nothing happened. */
+	if (secs < 1.0)
+		snprintf(buf, size, "%.0f ms", secs > 0 ? secs * 1000.0 : 0.0);
+	else
+		snprintf(buf, size, "%.1f s", secs);
 }
 
 size_t ui_status_format(const struct ui_status *s, size_t width, char *buf, size_t size,
@@ -30,36 +40,41 @@ size_t ui_status_format(const struct ui_status *s, size_t width, char *buf, size
 	*hl_at = *hl_len = 0;
 	if (size)
 		buf[0] = '\0';
-#define ADD(p, ...) (f[n].prio = (p), f[n].hl = false, \
+#define ADD(p, ...) (f[n].prio = (p), f[n].hl = false, f[n].alt[0] = f[n].alt[1] = NULL, \
 		     snprintf(f[n].text, sizeof f[n].text, __VA_ARGS__), n++)
 	ADD(0, "%s", s->model && *s->model ? s->model : "no model");
 	if (s->stopping)
 		ADD(2, "stopping\xe2\x80\xa6");
 	else if (s->generating)
 		ADD(2, "generating\xe2\x80\xa6");
+	/* The live figures come before the hints: they are why the bar is there. */
 	if (s->ctx_used >= 0 && s->ctx_max > 0)
-		ADD(4, "ctx %lld/%lld", (long long)s->ctx_used, (long long)s->ctx_max);
+		ADD(3, "ctx %lld/%lld", (long long)s->ctx_used, (long long)s->ctx_max);
 	if (s->tokens >= 0)
-		ADD(5, "%lld tok", (long long)s->tokens);
+		ADD(4, "%lld tok", (long long)s->tokens);
 	if (s->prefill_tps > 0) {
-		fmt_tps(f[n].text, sizeof f[n].text, "prefill", s->prefill_tps);
-		f[n].prio = 8, f[n].hl = false, n++;
+		ADD(8, "%s", "");
+		fmt_tps(f[n - 1].text, sizeof f[n - 1].text, "prefill", s->prefill_tps);
 	}
 	if (s->decode_tps > 0) {
-		fmt_tps(f[n].text, sizeof f[n].text, "decode", s->decode_tps);
-		f[n].prio = 6, f[n].hl = false, n++;
+		ADD(5, "%s", "");
+		fmt_tps(f[n - 1].text, sizeof f[n - 1].text, "decode", s->decode_tps);
 	}
 	if (s->mtp_rate >= 0)
 		ADD(9, "MTP %.0f%%", s->mtp_rate * 100);
-	if (s->elapsed_s >= 0)
-		ADD(7, "%.1f s", s->elapsed_s);
+	if (s->elapsed_s >= 0) {
+		ADD(6, "%s", "");
+		ui_duration(s->elapsed_s, f[n - 1].text, sizeof f[n - 1].text);
+	}
 	if (s->message && *s->message) {
 		ADD(1, "%s", s->message);
 		f[n - 1].hl = true;
 	}
 	if (s->demo) {
-		ADD(3, "%s", UI_DEMO_NOTE);
+		ADD(7, "%s", UI_DEMO_NOTE);
 		f[n - 1].hl = !(s->message && *s->message);
+		f[n - 1].alt[0] = UI_DEMO_NOTE_SHORT;
+		f[n - 1].alt[1] = UI_DEMO_NOTE_TINY;
 	}
 #undef ADD
 	/* Keep fields by priority while they fit. */
@@ -70,6 +85,10 @@ size_t ui_status_format(const struct ui_status *s, size_t width, char *buf, size
 			if (f[i].prio != p)
 				continue;
 			size_t w = ui_str_width(f[i].text, strlen(f[i].text)) + (used ? sepw : 0);
+			for (int k = 0; k < 2 && used + w > width && f[i].alt[k]; k++) {
+				snprintf(f[i].text, sizeof f[i].text, "%s", f[i].alt[k]);
+				w = ui_str_width(f[i].text, strlen(f[i].text)) + (used ? sepw : 0);
+			}
 			if (used + w > width && f[i].hl && p <= 1 && used + (used ? sepw : 0) + 8 <= width) {
 				/* A message is cut to fit rather than lost. */
 				size_t room = width - used - (used ? sepw : 0) - 1;

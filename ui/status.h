@@ -2,7 +2,8 @@
  * status.h — the status bar's text: model, state, context used, tokens, prefill and
  * decode speed, MTP acceptance, elapsed time, a transient message and, for the shipped
  * demo model, a note on what it is and how to load a real checkpoint. Pure (tested):
- * fields that do not fit are dropped, least important first.
+ * fields that do not fit are dropped, least important first; the live figures (context,
+ * tokens, tokens/s) outrank the demo note, which shortens before it goes.
  */
 #ifndef PONDER_UI_STATUS_H
 #define PONDER_UI_STATUS_H
@@ -12,6 +13,9 @@
 #include <stdint.h>
 
 #define UI_DEMO_NOTE "demo model (arithmetic) \xe2\x80\x94 load a real checkpoint with -m DIR"
+/* Shorter forms of the note, for narrow terminals: the figures are kept first. */
+#define UI_DEMO_NOTE_SHORT "demo model \xe2\x80\x94 -m DIR loads a real one"
+#define UI_DEMO_NOTE_TINY "demo model"
 
 struct ui_status {
 	const char *model;
@@ -24,6 +28,9 @@ struct ui_status {
 	double elapsed_s;           /* < 0: nothing generated yet */
 	const char *message;        /* transient message, or NULL */
 };
+
+/* A duration for people: "35 ms" under a second, else "12.3 s". */
+void ui_duration(double secs, char *buf, size_t size);
 
 /*
  * Writes the status line for `width` columns into buf (NUL-terminated, at most size

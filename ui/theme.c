@@ -4,6 +4,7 @@
  * a parsed theme into curses.
  */
 #include "ui/theme.h"
+#include "ui/ui.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -449,4 +450,14 @@ int ui_color_index(int32_t color, int ncolors)
 			bd = d, best = i;
 	}
 	return best;
+}
+
+int ui_theme_check(const char *name, struct err *e)
+{
+	struct ui_theme t;
+	if (!ui_theme_load(name, &t, e))
+		return 0;
+	err_prefix(e, "--theme %s", name);
+	e->code = ERR_USAGE;
+	return ERR_USAGE;
 }

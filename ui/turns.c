@@ -12,6 +12,7 @@
 
 void ui_turn_clear(struct ui *u)
 {
+	u->welcome = true;
 	ui_pane_clear(&u->panes[UI_PANE_REASONING]);
 	ui_pane_clear(&u->panes[UI_PANE_ANSWER]);
 	u->live_reasoning = u->live_answer = NULL;
@@ -41,6 +42,12 @@ void ui_turn_fold(struct ui *u)
 void ui_turn_send(struct ui *u, const char *text, size_t len)
 {
 	struct ui_pane *rp = &u->panes[UI_PANE_REASONING], *ap = &u->panes[UI_PANE_ANSWER];
+	/* The welcome (or "New conversation.") has been read once a question is asked;
+	   errors stay, they may still matter. */
+	if (u->welcome) {
+		ui_pane_drop(ap, UI_B_NOTICE);
+		u->welcome = false;
+	}
 	/* Earlier turns' reasoning makes room for the new one. */
 	for (size_t i = 0; i < rp->n; i++)
 		if (!rp->b[i]->folded) {
@@ -80,7 +87,7 @@ static void finish(struct ui *u, const struct ui_worker_news *n)
 {
 	double now = ui_now_ms();
 	struct ui_block *rb = u->live_reasoning, *ab = u->live_answer;
-	bool stopped = n->stats.finish == FINISH_INTERRUPTED || n->rc == ERR_INTERRUPTED;
+	bool stopped = n->stats.interrupted;
 	if (rb->live) {
 		rb->live = false;
 		rb->secs = (now - rb->t0_ms) / 1000.0;
@@ -90,7 +97,7 @@ static void finish(struct ui *u, const struct ui_worker_news *n)
 		rb->tokens = n->stats.reasoning_tokens; /* exact, where pieces were an estimate */
 	ab->live = false;
 	ab->stopped = stopped;
-	rb->mid = ab->mid = u->chat->reply_mid;
+	rb->mid = ab->mid = app_chat_reply_mid(u->chat);
 	ui_block_touch(rb);
 	ui_block_touch(ab);
 	if (n->rc && !stopped)
@@ -135,47 +142,40 @@ void ui_turn_news(struct ui *u)
 
 int ui_turn_load(struct ui *u, int64_t cid, struct err *e)
 {
-	int rc = app_chat_load(u->chat, cid, e);
+	struct app_transcript t;
+	int rc = app_chat_open_conversation(u->chat, cid, &t, e);
 	if (rc)
 		return rc;
-	struct hist_message *m = NULL;
-	size_t n = 0;
-	if ((rc = hist_conversation_messages(u->chat->db, cid, &m, &n, e)))
-		return rc;
 	ui_turn_clear(u);
+	u->welcome = false;
 	u->have_stats = false;
-	struct hist_conversation c = {0};
-	struct err ignore;
-	if (!hist_conversation_get(u->chat->db, cid, &c, &ignore) && c.id)
-		ui_notice(u, UI_B_NOTICE, "Conversation #%lld: %s (%lld messages). Past reasoning "
-			  "is folded: Ctrl-T unfolds the latest, or focus the reasoning pane (Tab), "
-			  "scroll to a section and press Ctrl-T.", (long long)c.id,
-			  c.title && *c.title ? c.title : "(untitled)", (long long)c.n_messages);
-	hist_conversation_clear(&c);
+	ui_notice(u, UI_B_NOTICE, "Conversation #%lld: %s (%lld messages). Past reasoning is "
+		  "folded: Ctrl-T unfolds the latest, or focus the reasoning pane (Tab), scroll to "
+		  "a section and press Ctrl-T.", (long long)t.cid, t.title, (long long)t.n_messages);
 	struct ui_pane *rp = &u->panes[UI_PANE_REASONING], *ap = &u->panes[UI_PANE_ANSWER];
-	for (size_t i = 0; i < n; i++) {
-		const struct hist_message *msg = &m[i];
-		if (msg->role == HIST_USER) {
-			struct ui_block *b = ui_pane_add(ap, UI_B_USER, msg->content, msg->content_len);
+	for (size_t i = 0; i < t.n; i++) {
+		const struct app_msg *msg = &t.m[i];
+		if (msg->from_user) {
+			struct ui_block *b = ui_pane_add(ap, UI_B_USER, msg->text, msg->text_len);
 			if (b)
 				b->mid = msg->id;
 			continue;
 		}
-		bool stopped = msg->status == HIST_INTERRUPTED || msg->status == HIST_STREAMING;
+		bool stopped = msg->status == APP_MSG_STOPPED;
 		struct ui_block *rb = ui_pane_add(rp, UI_B_REASONING, msg->reasoning,
 						  msg->reasoning_len);
-		struct ui_block *ab = ui_pane_add(ap, UI_B_ANSWER, msg->content, msg->content_len);
+		struct ui_block *ab = ui_pane_add(ap, UI_B_ANSWER, msg->text, msg->text_len);
 		if (!rb || !ab)
 			break;
 		rb->folded = true;
-		rb->tokens = msg->stats.reasoning_tokens;
-		rb->stopped = stopped && !msg->content_len;
+		rb->tokens = msg->reasoning_tokens;
+		rb->stopped = stopped && !msg->text_len;
 		rb->mid = ab->mid = msg->id;
 		ab->stopped = stopped;
-		if (msg->status == HIST_ERROR && msg->error)
+		if (msg->error)
 			ui_notice(u, UI_B_ERROR, "%s", msg->error);
 	}
-	hist_messages_free(m, n);
+	app_transcript_free(&t);
 	ui_pane_end(rp);
 	ui_pane_end(ap);
 	u->dirty = true;

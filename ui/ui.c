@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "app/paths.h"
+#include "app/signals.h"
+#include "ui/glyphs.h"
 #include "ui/keys.h"
 #include "ui/term_restore.h"
 #include "ui/ui_int.h"
@@ -158,8 +160,7 @@ static void feed_input(struct ui *u, int key)
 static void open_browser(struct ui *u)
 {
 	struct err e = {0};
-	const char *path = u->chat->db ? hist_path(u->chat->db) : NULL;
-	if (ui_browser_open(&u->browser, path, &e)) {
+	if (ui_browser_open(&u->browser, u->chat, &e)) {
 		ui_message(u, "%s", e.msg);
 		return;
 	}
@@ -269,7 +270,7 @@ static void browser_key(struct ui *u, int key)
 		return;
 	}
 	int64_t cid, mid;
-	int64_t protect = u->generating ? u->chat->cid : 0;
+	int64_t protect = u->generating ? app_chat_cid(u->chat) : 0;
 	switch (ui_browser_key(&u->browser, key, protect, &cid, &mid)) {
 	case UI_BR_NONE:
 		break;
@@ -292,7 +293,7 @@ static void browser_key(struct ui *u, int key)
 		break;
 	}
 	case UI_BR_DELETED:
-		if (cid == u->chat->cid && !u->generating) {
+		if (cid == app_chat_cid(u->chat) && !u->generating) {
 			app_chat_new_conversation(u->chat);
 			ui_turn_clear(u);
 			ui_notice(u, UI_B_NOTICE, "The open conversation was deleted; this is a new "
@@ -512,11 +513,15 @@ static void handle_line(struct ui *u, const char *line, size_t len)
 	ui_input_accept(u->input, line);
 }
 
-static void setup_locale(void)
+static void setup_locale(const struct app_opts *o)
 {
 	setlocale(LC_ALL, "");
 	const char *cs = nl_langinfo(CODESET);
-	if (!cs || strcmp(cs, "UTF-8"))
+	bool utf8 = cs && !strcmp(cs, "UTF-8");
+	/* A user whose locale is not UTF-8 most likely has a terminal that cannot show the
+	   UI's Unicode lines either (glyphs.h). */
+	ui_glyphs_set_ascii(o->ascii || !utf8);
+	if (!utf8)
 		setlocale(LC_CTYPE, "C.UTF-8"); /* ncursesw needs a UTF-8 locale for Unicode */
 	ui_width_locale_changed();
 }
@@ -539,14 +544,15 @@ static void choose_theme(struct ui *u)
 
 static void welcome(struct ui *u)
 {
-	if (u->chat->cid) {
+	u->welcome = true;
+	if (app_chat_cid(u->chat)) {
 		struct err e = {0};
-		if (ui_turn_load(u, u->chat->cid, &e))
+		if (ui_turn_load(u, app_chat_cid(u->chat), &e))
 			ui_notice(u, UI_B_ERROR, "%s", e.msg);
 	} else {
 		ui_notice(u, UI_B_NOTICE, "Ask a question and press Enter. F1 (or ? on an empty "
 			  "line) lists the keys; Ctrl-O opens saved conversations.");
-		if (u->chat->is_demo)
+		if (u->info.is_demo)
 			ui_notice(u, UI_B_NOTICE, "This is ponder's small demo model: it does "
 				  "arithmetic, e.g. \"What is 12 + 30?\". Load a real DeepSeek "
 				  "checkpoint with -m DIR.");
@@ -603,7 +609,7 @@ int ui_run(const struct app_opts *o, struct err *e)
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
 		return err_set(e, ERR_USAGE, "the terminal UI needs a terminal on stdin and stdout; "
 			       "for scripts use -p TEXT or a pipe");
-	setup_locale();
+	setup_locale(o);
 	struct ui *u = calloc(1, sizeof *u);
 	if (!u)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -621,7 +627,8 @@ int ui_run(const struct app_opts *o, struct err *e)
 	fputs("\033[K", stderr);
 	if (rc)
 		goto out;
-	u->ctx_max = (int64_t)eng_session_ctx(u->chat->sess);
+	app_chat_info(u->chat, &u->info);
+	u->ctx_max = u->info.ctx;
 
 	int p[2];
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
@@ -665,9 +672,11 @@ out:
 		close(u->wake_r);
 	if (u->wake_w >= 0)
 		close(u->wake_w);
-	if (!rc && u->quit_signal)
+	if (!rc && u->quit_signal) {
+		app_signals_note(u->quit_signal); /* the exit status is 128 + its number */
 		rc = err_set(e, ERR_INTERRUPTED, "stopped by signal %d (%s)", u->quit_signal,
 			     strsignal(u->quit_signal));
+	}
 	free(u);
 	return rc;
 }

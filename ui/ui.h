@@ -15,4 +15,8 @@
 /* Returns 0 or a negative ERR_* code with e filled. */
 int ui_run(const struct app_opts *o, struct err *e);
 
+/* Whether --theme NAME loads (found and well-formed): ERR_USAGE with the reason if not.
+   Every mode checks it, so a wrong name fails the same way with or without a screen. */
+int ui_theme_check(const char *name, struct err *e);
+
 #endif

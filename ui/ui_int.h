@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <wchar.h>
 
-#include "app/chat.h"
+#include "app/chat_api.h"
 #include "ui/browser.h"
 #include "ui/input.h"
 #include "ui/layout.h"
@@ -36,6 +36,7 @@ enum { UI_PANE_REASONING, UI_PANE_ANSWER };
 struct ui {
 	const struct app_opts *opts;
 	struct app_chat *chat;
+	struct app_chat_info info; /* the chat's model and store; refreshed by /mtp */
 	struct ui_worker *worker;
 	struct ui_input *input;
 	struct ui_browser browser;
@@ -57,6 +58,8 @@ struct ui {
 	bool dirty;            /* something to draw */
 	double last_draw;
 
+	bool welcome;          /* the answer pane holds notices only: the first question
+				  clears them away */
 	enum ui_focus focus;
 	enum ui_mode mode;
 	int help_top;
@@ -72,7 +75,7 @@ struct ui {
 	double gen_t1;         /* reply finished */
 	int64_t live_tokens;
 	double live_tps;
-	struct gen_stats stats; /* of the last finished reply */
+	struct app_reply_stats stats; /* of the last finished reply */
 	bool have_stats;
 	int64_t ctx_max;
 	int64_t scroll_to_mid; /* after loading: show this message */

@@ -27,13 +27,13 @@ struct ui_worker {
 	bool oom;           /* a piece could not be buffered */
 	bool wake_pending;
 	bool stop;          /* the UI asked to stop (also covers a stop that comes before
-			       app_chat_send has started and reset the chat's own flag) */
+			       app_chat_ask has started and reset the chat's own flag) */
 	bool done;
 	int64_t pieces[2];
 	double t_first, t_answer;
 	int rc;
 	struct err err;
-	struct gen_stats stats;
+	struct app_reply_stats stats;
 
 	/* UI thread only: */
 	struct buf out[2];  /* handed to the UI by drain */
@@ -79,10 +79,10 @@ static void wake_locked(struct ui_worker *w)
 		;
 }
 
-static int on_emit(void *ud, int channel, const char *utf8, size_t len)
+static int on_emit(void *ud, enum app_channel channel, const char *utf8, size_t len)
 {
 	struct ui_worker *w = ud;
-	int ch = channel == CH_REASONING ? 0 : 1;
+	int ch = channel == APP_CH_REASONING ? 0 : 1;
 	pthread_mutex_lock(&w->mu);
 	if (buf_add(&w->in[ch], utf8, len))
 		w->oom = true;
@@ -102,9 +102,9 @@ static void *run(void *arg)
 {
 	struct ui_worker *w = arg;
 	struct err e = {0};
-	struct gen_stats st;
+	struct app_reply_stats st;
 	memset(&st, 0, sizeof st);
-	int rc = app_chat_send(w->chat, w->text, w->text_len, on_emit, w, &st, &e);
+	int rc = app_chat_ask(w->chat, w->text, w->text_len, on_emit, w, &st, &e);
 	pthread_mutex_lock(&w->mu);
 	w->rc = rc;
 	w->err = e;

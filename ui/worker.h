@@ -1,8 +1,8 @@
 /*
- * worker.h — runs app_chat_send on its own thread so the UI stays responsive while the
+ * worker.h — runs app_chat_ask on its own thread so the UI stays responsive while the
  * model generates.
  *
- * The engine's emit callback (worker thread) appends each piece to a mutex-protected
+ * The chat's emit callback (worker thread) appends each piece to a mutex-protected
  * buffer per channel and wakes the UI by writing one byte to the UI's wake pipe (only
  * when no wake-up is already pending, so a fast stream costs one byte per UI frame, not
  * one per token). The UI thread drains the buffers (a swap under the lock: no copying
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/chat.h"
+#include "app/chat_api.h"
 
 struct ui_worker;
 
@@ -36,7 +36,7 @@ struct ui_worker_news {
 	bool finished;            /* the reply is complete (then rc, err, stats are set) */
 	int rc;
 	struct err err;
-	struct gen_stats stats;
+	struct app_reply_stats stats;
 };
 
 /* wake_fd: the write end of the UI's wake pipe (non-blocking). */
