@@ -199,7 +199,8 @@ static int render_block(struct ui_block *b, size_t width)
 		}
 	}
 	for (;;) {
-		const char *nl = memchr(b->raw + pos, '\n', b->len - pos);
+		/* raw is NULL while the block is empty: memchr must not see it */
+		const char *nl = pos < b->len ? memchr(b->raw + pos, '\n', b->len - pos) : NULL;
 		size_t end = nl ? (size_t)(nl - b->raw) : b->len;
 		if (!nl) {
 			/* The last line may still grow: the next render starts here. */
