@@ -33,6 +33,7 @@
 #define TOK_MAX_STEPS 32          /* pre-tokenizer steps after flattening Sequences */
 #define TOK_MAX_NORM 16           /* normalizer steps after flattening */
 #define TOK_MAX_WORD 0x7fffffffu  /* longest single pre-token BPE accepts (bytes) */
+#define TOK_REGEX_BUDGET 10000000u /* regex work units an encode call starts with */
 
 /* ---- hash maps (tok_bpe.c) ------------------------------------------------------ */
 
@@ -269,6 +270,7 @@ struct tok_run {
 	size_t cap_wbuf;
 	struct tok_level lv[TOK_MAX_STEPS + 1];
 	char *nbuf; /* normalizer output (utf8proc) */
+	uint64_t regex_budget; /* match-limit units left for costly starts (tok_pretok.c) */
 	bool special; /* parse_special of this call */
 };
 

@@ -16,6 +16,18 @@
  * encoding a short message), so a pathological pattern or input ends in an ERR_RANGE error naming the
  * pre-tokenizer, not a hang.
  *
+ * Total work. PCRE2's match limit counts per start position, and an unanchored search
+ * tries every position, so a per-call limit alone still lets a catastrophic pattern
+ * spend limit x length per call (minutes per MB). Instead every search runs with a small
+ * limit per start position (START_LIMIT: real patterns need a few units per start on
+ * ordinary text); a start that needs more is found by retrying the starts one by one,
+ * anchored (the same result as the unanchored search), and only that start gets a
+ * growing limit, each try paid from a budget per encode call. The budget grows by
+ * BUDGET_PER_BYTE for every byte a regex step is given, so ordinary long matches (a
+ * 10 MB run of spaces) are paid for, while a pattern that backtracks catastrophically
+ * exhausts it within a few multiples of the text's length. Total work per step is thus
+ * at most about (2 x START_LIMIT + BUDGET_PER_BYTE) units per byte.
+ *
  * Pipeline. Steps (a flattened Sequence) apply to every piece the previous step made,
  * depth-first: the recursion depth is the number of steps (at most TOK_MAX_STEPS),
  * never the input size. Each level keeps its own scratch, so pieces of level k stay
@@ -34,7 +46,8 @@
 
 #include "engine/tok_internal.h"
 
-#define MATCH_LIMIT 10000000u
+#define START_LIMIT 1024u            /* match-limit units per start position, first try */
+#define BUDGET_PER_BYTE 256u         /* units a regex step may spend beyond that, per byte */
 #define DEPTH_LIMIT 1000000u
 #define HEAP_LIMIT_KIB (256u * 1024u)
 #define JIT_STACK_MAX (8u << 20)
@@ -130,7 +143,7 @@ int tok_thread_init_regex(struct tok_thread *th)
 	th->mctx = pcre2_match_context_create(NULL);
 	if (!th->md || !th->mctx)
 		return ERR_NOMEM;
-	pcre2_set_match_limit(th->mctx, MATCH_LIMIT);
+	pcre2_set_match_limit(th->mctx, START_LIMIT);
 	pcre2_set_depth_limit(th->mctx, DEPTH_LIMIT);
 	pcre2_set_heap_limit(th->mctx, HEAP_LIMIT_KIB);
 	th->jit = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
@@ -165,7 +178,6 @@ static int match_error(struct tok_run *r, const struct tok_step *st, int rc)
 {
 	const char *why = "regex matching failed";
 	switch (rc) {
-	case PCRE2_ERROR_MATCHLIMIT: why = "the regex hit its match limit (catastrophic backtracking)"; break;
 	case PCRE2_ERROR_DEPTHLIMIT: why = "the regex hit its depth limit"; break;
 	case PCRE2_ERROR_HEAPLIMIT: why = "the regex hit its heap limit"; break;
 	case PCRE2_ERROR_JIT_STACKLIMIT: why = "the regex ran out of JIT stack"; break;
@@ -173,6 +185,80 @@ static int match_error(struct tok_run *r, const struct tok_step *st, int rc)
 	}
 	return err_set(r->e, ERR_RANGE, "%s: %s: %s on this input (PCRE2 code %d)", r->t->label,
 		       st->what, why, rc);
+}
+
+static int budget_error(struct tok_run *r, const struct tok_step *st, size_t n)
+{
+	return err_set(r->e, ERR_RANGE,
+		       "%s: %s: the pre-tokenizer regex exceeded its work budget on this input "
+		       "(catastrophic backtracking on a %zu-byte piece of text); the file is "
+		       "hostile or broken",
+		       r->t->label, st->what, n);
+}
+
+static int try_match(struct tok_run *r, const struct tok_step *st, const char *s, size_t n,
+		     size_t at, uint32_t opt, uint32_t limit)
+{
+	pcre2_set_match_limit(r->th->mctx, limit);
+	return pcre2_match(st->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK | opt, r->th->md,
+			   r->th->mctx);
+}
+
+/* The one start position `at` that needs more than START_LIMIT: tries it anchored with
+   limits growing eightfold, each paid from the encode's budget. PCRE2_ERROR_MATCHLIMIT
+   when the budget runs out. */
+static int match_costly_start(struct tok_run *r, const struct tok_step *st, const char *s,
+			      size_t n, size_t at)
+{
+	uint64_t limit = START_LIMIT;
+	for (;;) {
+		limit *= 8;
+		if (limit > r->regex_budget)
+			limit = r->regex_budget;
+		if (limit > UINT32_MAX)
+			limit = UINT32_MAX;
+		if (limit <= START_LIMIT)
+			return PCRE2_ERROR_MATCHLIMIT;
+		int mr = try_match(r, st, s, n, at, PCRE2_ANCHORED, (uint32_t)limit);
+		r->regex_budget -= limit;
+		if (mr != PCRE2_ERROR_MATCHLIMIT || limit == UINT32_MAX)
+			return mr; /* PCRE2 takes no larger limit */
+	}
+}
+
+/* The first match in s[0..n) that starts at or after pos, as an unanchored pcre2_match
+   finds it, under the work bounds above. 1: ovector set; 0: no match; else an error. */
+static int match_from(struct tok_run *r, const struct tok_step *st, const char *s, size_t n,
+		      size_t pos)
+{
+	for (;;) {
+		int mr = try_match(r, st, s, n, pos, 0, START_LIMIT);
+		if (mr == PCRE2_ERROR_MATCHLIMIT) {
+			/* Some start from pos on needs more: the starts before it fail within
+			   the limit, so trying each anchored in turn finds it. */
+			size_t at = pos;
+			while ((mr = try_match(r, st, s, n, at, PCRE2_ANCHORED, START_LIMIT)) ==
+				       PCRE2_ERROR_NOMATCH &&
+			       at < n) {
+				uint32_t cp;
+				size_t cl = tok_utf8_dec((const uint8_t *)s + at, n - at, &cp);
+				at += cl ? cl : 1;
+			}
+			if (mr == PCRE2_ERROR_MATCHLIMIT)
+				mr = match_costly_start(r, st, s, n, at);
+			if (mr == PCRE2_ERROR_NOMATCH && at < n) {
+				uint32_t cp;
+				size_t cl = tok_utf8_dec((const uint8_t *)s + at, n - at, &cp);
+				pos = at + (cl ? cl : 1);
+				continue;
+			}
+		}
+		if (mr >= 0)
+			return 1;
+		if (mr == PCRE2_ERROR_NOMATCH)
+			return 0;
+		return mr == PCRE2_ERROR_MATCHLIMIT ? budget_error(r, st, n) : match_error(r, st, mr);
+	}
 }
 
 /* The onig crate's find_iter over s[0..n), as (start, end, is_match) segments covering
@@ -185,21 +271,20 @@ static int find_segments(struct tok_run *r, const struct tok_step *st, struct to
 		return err_set(r->e, ERR_NOMEM, "tokenizer: out of memory for regex matching");
 	lv->n_seg = 0;
 	pcre2_match_data *md = r->th->md;
-	/* A linear scan of a long piece (\s*[\r\n]+ over 10 MB of spaces) takes one step
-	   per byte, so the limit grows with the piece; exponential backtracking still hits
-	   it within a few multiples of the length. */
-	uint64_t limit = (uint64_t)n * 8;
-	pcre2_set_match_limit(r->th->mctx, limit > MATCH_LIMIT ? (uint32_t)(limit < UINT32_MAX ? limit : UINT32_MAX) : MATCH_LIMIT);
+	/* A linear scan of a long piece (\s*[\r\n]+ over 10 MB of spaces) takes one unit
+	   per byte at one start: this step's bytes pay for such work. */
+	uint64_t deposit = (uint64_t)n * BUDGET_PER_BYTE;
+	r->regex_budget = r->regex_budget > UINT64_MAX - deposit ? UINT64_MAX
+								   : r->regex_budget + deposit;
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	size_t pos = 0, prev = 0, last_end = 0;
 	bool have_last = false;
 	while (pos <= n) {
-		int mr = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md,
-				     r->th->mctx);
-		if (mr == PCRE2_ERROR_NOMATCH)
+		int mr = match_from(r, st, s, n, pos);
+		if (mr == 0)
 			break;
 		if (mr < 0)
-			return match_error(r, st, mr);
+			return mr;
 		size_t ms = ov[0], me = ov[1];
 		if (me < ms) /* \K tricks; the library has no such thing */
 			me = ms;

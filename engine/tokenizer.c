@@ -242,6 +242,7 @@ int tok_encode(const struct tok *t, const char *text, size_t len, bool parse_spe
 	r.out = out;
 	r.e = e;
 	r.special = parse_special;
+	r.regex_budget = TOK_REGEX_BUDGET;
 	size_t n0 = out->n;
 	int rc = th_attach(&r);
 	if (rc)

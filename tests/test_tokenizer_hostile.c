@@ -9,8 +9,9 @@
  *   tokenizer.json:  missing fields, ids out of range / duplicated / sparse, merges
  *                    naming unknown tokens, bad added tokens, malformed JSON (every
  *                    truncation of a valid file, deterministic byte flips, deep
- *                    nesting), regexes that do not compile, a catastrophic regex, a
- *                    regex with empty matches everywhere.
+ *                    nesting), regexes that do not compile, catastrophic regexes (a
+ *                    41-byte and a 1 MB text: a clear error within seconds), a regex
+ *                    with empty matches everywhere.
  * Cases that need the DeepSeek tokenizer SKIP without ../shared/fixtures; a synthetic
  * byte-level tokenizer covers the same ground either way.
  */
@@ -572,14 +573,48 @@ static void test_catastrophic_regex(void)
 		int rc = tok_encode(t, text, n, false, &ids, &e);
 		double dt = now() - t0;
 		CHECK(rc == 0 || (rc == ERR_RANGE && strstr(e.msg, "pre_tokenizer") &&
-				  strstr(e.msg, "limit")),
+				  strstr(e.msg, "work budget")),
 		      "%s: rc %d: %s", pats[i], rc, e.msg);
 		if (rc == 0)
 			CHECK(ids.n == 40, "%s: %zu ids", pats[i], ids.n);
-		printf("  /%s/ on a^40 x: %s in %.3f s\n", pats[i], rc ? "limit error" : "matched", dt);
+		printf("  /%s/ on a^40 x: %s in %.3f s\n", pats[i], rc ? "budget error" : "matched", dt);
 		tok_ids_free(&ids);
 		tok_free(t);
 	}
+}
+
+/* One pcre2_match call is bounded per start position; a catastrophic pattern on text
+   with many costly starts used to run for minutes per MB (each start below the limit).
+   The budget per encode call ends it within seconds, naming the file and the step. */
+static void test_catastrophic_regex_1mb(void)
+{
+	struct err e = {0};
+	struct tok *t = mk("{'pre_tokenizer':{'type':'Split','pattern':{'Regex':'(a+)+$'},"
+			   "'behavior':'Isolated'},'model':{'type':'BPE','vocab':{'a':0},"
+			   "'merges':[]}}",
+			   &e);
+	CHECK(t, "%s", e.msg);
+	if (!t)
+		return;
+	size_t n = 1 << 20;
+	char *text = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		text[i] = i % 21 == 20 ? 'x' : 'a'; /* runs of 20: 2^20 steps at each run's start */
+	struct tok_ids ids = {0};
+	double t0 = now();
+	int rc = tok_encode(t, text, n, false, &ids, &e);
+	double dt = now() - t0;
+	CHECK(rc == ERR_RANGE && strstr(e.msg, "hostile.json") && strstr(e.msg, "pre_tokenizer") &&
+		      strstr(e.msg, "work budget") && strstr(e.msg, "hostile or broken"),
+	      "rc %d: %s", rc, e.msg);
+	CHECK(dt < 30, "%.1f s", dt); /* about 2 s; minutes before the budget */
+	CHECK(ids.n == 0, "partial output: %zu ids", ids.n);
+	printf("  /(a+)+$/ on 1 MB of (a^20 x)*: %s in %.2f s\n", rc ? "budget error" : "matched", dt);
+	/* the same file still encodes text that does not backtrack */
+	CHECK(tok_encode(t, "aaaa", 4, false, &ids, &e) == 0 && ids.n == 4, "%s", e.msg);
+	tok_ids_free(&ids);
+	free(text);
+	tok_free(t);
 }
 
 static void test_empty_matches(void)
@@ -621,6 +656,7 @@ int main(void)
 	RUN(test_bad_files);
 	RUN(test_truncations_and_flips);
 	RUN(test_catastrophic_regex);
+	RUN(test_catastrophic_regex_1mb);
 	RUN(test_empty_matches);
 	return check_finish();
 }
