@@ -65,4 +65,21 @@ static inline const char *check_fixtures(void)
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
 }
 
+/* Copies file `from` to `to` (tests that assemble or damage a model folder); 0 on
+   success. */
+static inline int check_copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	int rc = in && out ? 0 : -1;
+	char buf[1 << 16];
+	size_t n;
+	while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+	if (in)
+		fclose(in);
+	if (out && fclose(out))
+		rc = -1;
+	return rc;
+}
+
 #endif

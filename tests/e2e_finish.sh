@@ -3,21 +3,8 @@
 # pipe mode, has finish_reason "length" in --json / --jsonl / --batch (and "stop"
 # otherwise), and is stored with status "length". --batch lines name their prompt.
 # Prints PASS / FAIL / SKIP lines for tests/run.sh.
-BIN=${BIN:-bin/ponder}
-MODEL=${MODEL:-models/demo}
-if [ ! -f "$MODEL/config.json" ]; then
-	echo "SKIP e2e_finish: no model at $MODEL"
-	exit 0
-fi
-if ! command -v jq >/dev/null 2>&1; then
-	echo "SKIP e2e_finish: jq is not installed"
-	exit 0
-fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-export XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data" XDG_STATE_HOME="$T/state"
-export PONDER_DB="$T/history.db"
-unset PONDER_MODEL
+. tests/lib_e2e.sh
+e2e_begin e2e_finish jq
 P="$BIN -m $MODEL -t 1"
 Q="What is 1234 + 4321?"
 

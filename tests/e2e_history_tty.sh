@@ -3,28 +3,13 @@
 # stored escape sequences (OSC 52 clipboard writes, ESC[2J, OSC 8 links, OSC 0 titles,
 # the C1 control U+009B) come out visible (^[, <U+009B>), never raw; into a pipe, export
 # is the stored bytes. Prints PASS / FAIL / SKIP lines for tests/run.sh.
-BIN=${BIN:-bin/ponder}
-MODEL=${MODEL:-models/demo}
-if [ ! -f "$MODEL/config.json" ]; then
-	echo "SKIP e2e_history_tty: no model at $MODEL"
-	exit 0
-fi
-for tool in python3 jq; do
-	if ! command -v $tool >/dev/null 2>&1; then
-		echo "SKIP e2e_history_tty: $tool is not installed"
-		exit 0
-	fi
-done
+. tests/lib_e2e.sh
+e2e_begin e2e_history_tty python3 jq
 # A container or chroot without /dev/pts has no pseudo-terminals: nothing to test then.
 if ! python3 -c 'import os; os.openpty()' 2>/dev/null; then
 	echo "SKIP e2e_history_tty: no pseudo-terminal can be opened (is /dev/pts mounted?)"
 	exit 0
 fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-export XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data" XDG_STATE_HOME="$T/state"
-export PONDER_DB="$T/history.db"
-unset PONDER_MODEL
 
 # on_tty OUT CMD...: runs CMD with stdout and stderr on a pseudo-terminal, its output
 # (as the terminal received it) into OUT.

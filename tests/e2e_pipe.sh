@@ -3,25 +3,9 @@
 # answers on stdout, --json figures, --batch order, --seed, context overflow, SIGINT,
 # a closed pipe, -c, the config file and terminal-safe output.
 # Prints PASS / FAIL / SKIP lines for tests/run.sh.
-BIN=${BIN:-bin/ponder}
-MODEL=${MODEL:-models/demo}
-if [ ! -f "$MODEL/config.json" ]; then
-	echo "SKIP e2e_pipe: no model at $MODEL"
-	exit 0
-fi
-if ! command -v jq >/dev/null 2>&1; then
-	echo "SKIP e2e_pipe: jq is not installed"
-	exit 0
-fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-export XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data" XDG_STATE_HOME="$T/state"
-export PONDER_DB="$T/history.db"
-unset PONDER_MODEL
+. tests/lib_e2e.sh
+e2e_begin e2e_pipe jq
 P="$BIN -m $MODEL -t 1"
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 # A question on stdin, the answer on stdout, nothing on stderr.
 echo "What is 12 + 30?" | $P --seed 1 --temperature 0 >"$T/out" 2>"$T/err"

@@ -4,17 +4,8 @@
 # (command line > config file > generation_config.json > built-in); the demo model is
 # greedy through its own generation_config.json; --verbose says what was used.
 # Prints PASS / FAIL / SKIP lines for tests/run.sh.
-BIN=${BIN:-bin/ponder}
-MODEL=${MODEL:-models/demo}
-if [ ! -f "$MODEL/config.json" ]; then
-	echo "SKIP e2e_sampling: no model at $MODEL"
-	exit 0
-fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-export XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data" XDG_STATE_HOME="$T/state"
-export PONDER_DB="$T/history.db"
-unset PONDER_MODEL
+. tests/lib_e2e.sh
+e2e_begin e2e_sampling
 P="$BIN -m $MODEL -t 1 --no-save"
 Q="What is 1 + 1?"
 

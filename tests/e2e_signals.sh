@@ -8,25 +8,9 @@
 #   - four ponder processes at once on two cores, each with a two-thread pool, all
 #     finish and give identical answers (the thread pool once froze here).
 # Prints PASS / FAIL / SKIP lines for tests/run.sh.
-BIN=${BIN:-bin/ponder}
-MODEL=${MODEL:-models/demo}
-if [ ! -f "$MODEL/config.json" ]; then
-	echo "SKIP e2e_signals: no model at $MODEL"
-	exit 0
-fi
-if ! command -v jq >/dev/null 2>&1; then
-	echo "SKIP e2e_signals: jq is not installed"
-	exit 0
-fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-export XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data" XDG_STATE_HOME="$T/state"
-export PONDER_DB="$T/history.db"
-unset PONDER_MODEL
+. tests/lib_e2e.sh
+e2e_begin e2e_signals jq
 P="$BIN -m $MODEL -t 2"
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 now_ms() { date +%s%3N; }
 

@@ -18,21 +18,6 @@
 static char model_dir[] = "/tmp/ponder-session-XXXXXX";
 static bool have_model;
 
-static int copy_file(const char *from, const char *to)
-{
-	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-	int rc = in && out ? 0 : -1;
-	char buf[1 << 16];
-	size_t n;
-	while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
-		rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
-	if (in)
-		fclose(in);
-	if (out && fclose(out))
-		rc = -1;
-	return rc;
-}
-
 static bool make_model(void)
 {
 	const char *fx = check_fixtures();
@@ -45,14 +30,14 @@ static bool make_model(void)
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(a, sizeof a, "%s/models/tiny-v3/%s", fx, from_fixture[i]);
 		snprintf(b, sizeof b, "%s/%s", model_dir, from_fixture[i]);
-		if (copy_file(a, b))
+		if (check_copy_file(a, b))
 			return false;
 	}
 	const char *from_demo[] = {"tokenizer.json", "tokenizer_config.json"};
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(a, sizeof a, "models/demo/%s", from_demo[i]);
 		snprintf(b, sizeof b, "%s/%s", model_dir, from_demo[i]);
-		if (copy_file(a, b))
+		if (check_copy_file(a, b))
 			return false;
 	}
 	return true;

@@ -23,21 +23,6 @@
 
 static char dir[64];
 
-static int copy_file(const char *from, const char *to)
-{
-	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-	int rc = in && out ? 0 : -1;
-	char buf[65536];
-	size_t n;
-	while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
-		rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
-	if (in)
-		fclose(in);
-	if (out && fclose(out))
-		rc = -1;
-	return rc;
-}
-
 /* A fresh copy of the demo model in `dir`; 0 on success. */
 static int fresh_copy(void)
 {
@@ -50,7 +35,7 @@ static int fresh_copy(void)
 		char a[256], b[256];
 		snprintf(a, sizeof a, DEMO "/%s", files[i]);
 		snprintf(b, sizeof b, "%s/%s", dir, files[i]);
-		if (copy_file(a, b))
+		if (check_copy_file(a, b))
 			return -1;
 	}
 	return 0;
