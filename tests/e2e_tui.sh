@@ -109,10 +109,10 @@ wait_gone() {
 	return 1
 }
 
-# The status bar says "generating…" while a reply streams.
+# The status bar says "generating…" while a reply streams, "stopping…" until it ends.
 wait_idle() {
 	sleep 0.2
-	wait_gone "generating" "${1:-60}"
+	wait_gone "generating" "${1:-60}" && wait_gone "stopping…" "${1:-60}"
 }
 
 # Each start gets its own tmux server: a killed server may still hold its socket.
