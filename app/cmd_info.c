@@ -14,8 +14,8 @@
  *            (DeepSeek-V3 shares both with the main model; its checkpoints store them
  *            again under model.layers.N.), which is the size a model card quotes.
  * The KV cache is eng_kv_bytes_per_token's, the figure a sequence really reserves: per
- * layer (the MTP layer included when it runs), the F32 latent kv_lora_rank +
- * qk_rope_head_dim.
+ * layer (the MTP layer included when it runs), one row of kv_lora_rank +
+ * qk_rope_head_dim values in the --kv-type a chat would use (default bf16).
  */
 #include "app/commands.h"
 #include "app/options.h"
@@ -46,9 +46,9 @@ static const char *const scoring_names[] = {"softmax", "sigmoid"};
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ponder info [-m DIR | --model DIR] [--json]\n"
+	fprintf(f, "usage: ponder info [-m DIR | --model DIR] [--kv-type f32|bf16|fp8] [--json]\n"
 		   "  Describes the DeepSeek checkpoint in DIR (default: $PONDER_MODEL, else the\n"
-		   "  shipped demo model).\n");
+		   "  shipped demo model); the KV cache line is for --kv-type (default bf16).\n");
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -154,7 +154,8 @@ static int64_t dense_layers(const struct eng_config *c)
 	return c->n_routed_experts ? c->first_k_dense_replace : c->num_hidden_layers;
 }
 
-static void print_text(const char *dir, const struct eng_config *c, const struct info_counts *k)
+static void print_text(const char *dir, const struct eng_config *c, const struct info_counts *k,
+		       enum eng_kv_type kvt)
 {
 	char a[64], b[64];
 	int64_t dense = dense_layers(c);
@@ -233,15 +234,17 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 	       k->shards == 1 ? "" : "s");
 	/* What a chat reserves: with the MTP layer when the checkpoint has it (--mtp on). */
 	bool mtp = k->mtp_tensors > 0;
-	uint64_t per = eng_kv_bytes_per_token(c, mtp);
+	uint64_t per = eng_kv_bytes_per_token(c, mtp, kvt);
+	uint64_t layers = (uint64_t)c->num_hidden_layers + mtp;
 	fmt_bytes(a, sizeof a, per);
 	fmt_bytes(b, sizeof b, per * (uint64_t)c->max_position_embeddings);
-	printf("KV cache       %s per token (F32 latent, %lld layers%s x (%lld + %lld) x 4 B); %s "
-	       "at %lld tokens", a, (long long)c->num_hidden_layers, mtp ? " + 1 MTP" : "",
-	       (long long)c->kv_lora_rank, (long long)c->qk_rope_head_dim, b,
-	       (long long)c->max_position_embeddings);
+	printf("KV cache       %s per token (%s latent, %lld layers%s x (%lld + %lld) values, "
+	       "%llu B a layer); %s at %lld tokens", a, eng_kv_type_name(kvt),
+	       (long long)c->num_hidden_layers, mtp ? " + 1 MTP" : "",
+	       (long long)c->kv_lora_rank, (long long)c->qk_rope_head_dim,
+	       (unsigned long long)(per / layers), b, (long long)c->max_position_embeddings);
 	if (mtp) {
-		fmt_bytes(a, sizeof a, eng_kv_bytes_per_token(c, false));
+		fmt_bytes(a, sizeof a, eng_kv_bytes_per_token(c, false, kvt));
 		printf("; %s per token with --mtp off", a);
 	}
 	printf("\n");
@@ -254,7 +257,8 @@ static void put(json_t *o, const char *k, json_t *v, bool *ok)
 		*ok = false;
 }
 
-static json_t *to_json(const char *dir, const struct eng_config *c, const struct info_counts *k)
+static json_t *to_json(const char *dir, const struct eng_config *c, const struct info_counts *k,
+		       enum eng_kv_type kvt)
 {
 	bool ok = true;
 	json_t *o = json_object();
@@ -337,12 +341,12 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 	put(o, "tensors", json_integer((json_int_t)k->tensors), &ok);
 	put(o, "shards", json_integer((json_int_t)k->shards), &ok);
 	json_t *kv = json_object();
-	uint64_t per = eng_kv_bytes_per_token(c, k->mtp_tensors > 0);
+	uint64_t per = eng_kv_bytes_per_token(c, k->mtp_tensors > 0, kvt);
 	if (kv) {
-		put(kv, "dtype", json_string("F32"), &ok);
+		put(kv, "dtype", json_string(eng_kv_type_name(kvt)), &ok);
 		put(kv, "bytes_per_token", json_integer((json_int_t)per), &ok);
 		put(kv, "bytes_per_token_mtp_off",
-		    json_integer((json_int_t)eng_kv_bytes_per_token(c, false)), &ok);
+		    json_integer((json_int_t)eng_kv_bytes_per_token(c, false, kvt)), &ok);
 		put(kv, "bytes_at_max_context",
 		    json_integer((json_int_t)(per * (uint64_t)c->max_position_embeddings)), &ok);
 	}
@@ -376,11 +380,13 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"json", no_argument, NULL, 'j'},
+		{"kv-type", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL;
 	bool json = false;
+	enum eng_kv_type kvt = ENG_KV_BF16;
 	optind = 0; /* GNU: full re-initialisation, main may have run getopt already */
 	opterr = 0;
 	int ch;
@@ -388,6 +394,10 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		switch (ch) {
 		case 'm': dir = optarg; break;
 		case 'j': json = true; break;
+		case 'k':
+			if (eng_kv_type_parse(optarg, &kvt, e))
+				return e->code;
+			break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 		case '?':
@@ -395,6 +405,8 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 			usage(stderr);
 			if (optopt == 'm')
 				return err_set(e, ERR_USAGE, "-m needs a model directory");
+			if (optopt == 'k')
+				return err_set(e, ERR_USAGE, "--kv-type needs f32, bf16 or fp8");
 			return err_set(e, ERR_USAGE, "unknown option %s",
 				       argv[optind - 1] ? argv[optind - 1] : "?");
 		}
@@ -423,7 +435,7 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 	count(ck, &k);
 	const struct eng_config *c = ckpt_config(ck);
 	if (json) {
-		json_t *o = to_json(dir, c, &k);
+		json_t *o = to_json(dir, c, &k, kvt);
 		char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 		json_decref(o);
 		if (!s) {
@@ -433,7 +445,7 @@ int app_cmd_info(int argc, char **argv, struct err *e)
 		printf("%s\n", s);
 		free(s);
 	} else {
-		print_text(dir, c, &k);
+		print_text(dir, c, &k, kvt);
 		print_devices();
 		if (is_demo)
 			printf("note           %s\n", APP_DEMO_NOTE);

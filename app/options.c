@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "app/paths.h"
+#include "engine/engine.h"
 
 enum opt_id {
 	OPT_MODEL = 'm', OPT_PROMPT = 'p', OPT_CONTINUE = 'c', OPT_THREADS = 't',
@@ -22,6 +23,7 @@ enum opt_id {
 	OPT_TEMPERATURE = 256, OPT_TOP_P, OPT_TOP_K, OPT_MIN_P, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_THINK, OPT_SYSTEM, OPT_CID, OPT_NO_SAVE, OPT_DB, OPT_CTX, OPT_KERNELS, OPT_THEME,
 	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP, OPT_ASCII, OPT_VERBOSE,
+	OPT_KV_TYPE,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +53,7 @@ static const struct option long_opts[] = {
 	{"batch", no_argument, NULL, OPT_BATCH},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"mtp", required_argument, NULL, OPT_MTP},
+	{"kv-type", required_argument, NULL, OPT_KV_TYPE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -177,6 +180,12 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	case OPT_JSONL: o->output = OUTPUT_JSONL; return 0;
 	case OPT_BATCH: o->batch = true; return 0;
 	case OPT_VERBOSE: o->verbose = true; return 0;
+	case OPT_KV_TYPE: {
+		enum eng_kv_type t;
+		rc = eng_kv_type_parse(v, &t, e);
+		o->kv_type = (int)t;
+		return rc;
+	}
 	case OPT_MTP:
 		/* One MTP module drafts one token per pass (DeepSeek-V3's depth 1). */
 		if (!strcmp(v, "off") || !strcmp(v, "0"))
@@ -258,6 +267,7 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 	o->temperature = o->top_p = o->min_p = -1;
 	o->top_k = -1;
 	o->mtp = 1;
+	o->kv_type = ENG_KV_BF16; /* half of F32's memory for no visible change (docs/engine.md) */
 	int rc = read_config(o, e);
 	if (rc)
 		return rc;
@@ -369,6 +379,7 @@ void app_opts_usage(FILE *f)
 	      "\n"
 	      "model:     -m, --model DIR   -t, --threads N   --ctx N   --kernels NAME\n"
 	      "           --mtp on|off (speculative decoding with the model's MTP module)\n"
+	      "           --kv-type f32|bf16|fp8 (KV cache storage; default bf16)\n"
 	      "sampling:  --temperature T (R1 default 0.6)   --top-p P (0.95)   --top-k K\n"
 	      "           --min-p P   --seed N   --max-tokens N   --think on|off\n"
 	      "chat:      --system TEXT   -c, --continue   --cid ID   --no-save   --db PATH\n"

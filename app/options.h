@@ -38,6 +38,7 @@ struct app_opts {
 	int64_t ctx;           /* 0: min(model maximum, 8192) */
 	char kernels[32];      /* "" = best for this CPU */
 	int mtp;               /* speculative decoding with the MTP module: 0 off, 1 on */
+	int kv_type;           /* an enum eng_kv_type (engine/engine.h, which ui/ must not see) */
 	char theme[256];       /* TUI theme name or path; "" = default */
 	bool theme_set;
 	bool ascii;            /* TUI: ASCII lines and markers instead of Unicode */

@@ -16,10 +16,23 @@
 #include "engine/config.h"
 #include "common/err.h"
 
+/* How sequences store the KV cache (docs/engine.md, "Attention and the cache"): F32 as
+   computed; BF16 rounded to nearest even (half the memory); FP8 e4m3 with one F32 scale
+   per position (about a quarter). Attention reads the cache in its type. */
+enum eng_kv_type { ENG_KV_F32, ENG_KV_BF16, ENG_KV_FP8 };
+
+/* "f32", "bf16" or "fp8". */
+const char *eng_kv_type_name(enum eng_kv_type t);
+
+/* A name as eng_kv_type_name gives it; ERR_USAGE naming the choices otherwise. */
+int eng_kv_type_parse(const char *s, enum eng_kv_type *out, struct err *e);
+
 struct eng_opts {
 	int threads;           /* <= 0: one per core */
 	const char *kernels;   /* NULL: best for this CPU; else a kern_cpu_by_name() name */
 	bool load_mtp;         /* bind the MTP module when the checkpoint has one */
+	enum eng_kv_type kv_type; /* of every sequence of the model; zero: F32 (ponder's
+				     chat modes default to BF16) */
 };
 
 struct eng_model;
@@ -34,12 +47,13 @@ const char *eng_model_dir(const struct eng_model *m);
 bool eng_model_has_mtp(const struct eng_model *m);
 int eng_model_threads(const struct eng_model *m);
 const char *eng_model_kernels(const struct eng_model *m);
+enum eng_kv_type eng_model_kv_type(const struct eng_model *m);
 
-/* Bytes of KV cache per token that a sequence reserves: the F32 latent
-   (kv_lora_rank + qk_rope_head_dim) of each main layer, plus the one MTP layer when the
-   sequence runs it. eng_state_new sizes the cache with it and `ponder info` reports it,
-   so the two cannot disagree. */
-uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp);
+/* Bytes of KV cache per token that a sequence reserves: one row of the latent
+   (kv_lora_rank + qk_rope_head_dim values in type t, an FP8 row with its scale) for each
+   main layer, plus the one MTP layer when the sequence runs it. eng_state_new sizes the
+   cache with it and `ponder info` reports it, so the two cannot disagree. */
+uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t);
 
 /*
  * A sequence: its token history and compressed KV cache for up to `ctx` positions.

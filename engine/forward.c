@@ -12,7 +12,7 @@
 
 #include "engine/model.h"
 
-void fwd_block(struct eng_state *st, const struct layer_weights *l, float *cache, size_t n,
+void fwd_block(struct eng_state *st, const struct layer_weights *l, uint8_t *cache, size_t n,
 	       size_t pos0)
 {
 	struct eng_model *m = st->m;

@@ -1,8 +1,8 @@
 /*
  * mla.c — Multi-head Latent Attention in the absorbed form, over the compressed cache.
  *
- * Per position and layer the cache holds only C + R floats: the normed latent c_kv and
- * the rotated shared k_pe. Instead of expanding c_kv to per-head keys and values, the
+ * Per position and layer the cache holds only C + R values (F32, BF16 or FP8): the
+ * normed latent c_kv and the rotated shared k_pe. Instead of expanding c_kv to per-head keys and values, the
  * query's no-rope part is pushed through W_UK (q_lat = q_nope · W_UK_h, C values per
  * head) and the attention output stays in latent space until W_UV maps it to Vh values
  * per head. This is the decode path DeepSeek describes; prefill uses the same math over
@@ -54,7 +54,7 @@ static void head_task(void *ctx, size_t begin, size_t end, int thread)
 	}
 }
 
-void mla_forward(struct eng_state *st, const struct mla_weights *a, float *cache,
+void mla_forward(struct eng_state *st, const struct mla_weights *a, uint8_t *cache,
 		 const float *xn, float *y, size_t n, size_t pos0)
 {
 	struct eng_model *m = st->m;
@@ -63,7 +63,7 @@ void mla_forward(struct eng_state *st, const struct mla_weights *a, float *cache
 	struct fwd_scratch *s = &st->s;
 	size_t H = (size_t)c->num_attention_heads, C = (size_t)c->kv_lora_rank;
 	size_t R = (size_t)c->qk_rope_head_dim, P = (size_t)c->qk_nope_head_dim;
-	size_t row = st->row;
+	size_t CR = C + R;
 
 	/* Queries: [n][H][P+R]. */
 	if (c->q_lora_rank > 0) {
@@ -75,15 +75,16 @@ void mla_forward(struct eng_state *st, const struct mla_weights *a, float *cache
 		ops->linear(m->pool, s->q, xn, n, &a->q);
 	}
 
-	/* New cache rows: normed latent, then the shared rope key rotated in place. */
+	/* New cache rows: normed latent, then the shared rope key rotated, in F32; then each
+	   is converted once into the cache's type. */
 	ops->linear(m->pool, s->kv, xn, n, &a->kv_a);
-	for (size_t i = 0; i < n; i++) {
-		float *dst = cache + (pos0 + i) * row;
-		ops->rmsnorm(dst, s->kv + i * (C + R), a->kv_a_norm, 1, C, (float)c->rms_norm_eps);
-		memcpy(dst + C, s->kv + i * (C + R) + C, R * sizeof *dst);
-	}
+	for (size_t i = 0; i < n; i++)
+		ops->rmsnorm(s->kv + i * CR, s->kv + i * CR, a->kv_a_norm, 1, C,
+			     (float)c->rms_norm_eps);
 	rope_fill(&m->rope, pos0, n, s->cos, s->sin);
-	ops->rope(cache + pos0 * row + C, n, 1, row, 0, R, s->cos, s->sin);
+	ops->rope(s->kv + C, n, 1, CR, 0, R, s->cos, s->sin);
+	for (size_t i = 0; i < n; i++)
+		kern_kv_row_put(cache + (pos0 + i) * st->row, s->kv + i * CR, CR, m->kv_dtype);
 	ops->rope(s->q + P, n, H, H * (P + R), P + R, R, s->cos, s->sin);
 	for (size_t i = 0; i < n; i++)
 		for (size_t h = 0; h < H; h++)
@@ -95,6 +96,7 @@ void mla_forward(struct eng_state *st, const struct mla_weights *a, float *cache
 
 	struct kern_mla_args args = {
 		.out = s->out_lat, .q_lat = s->q_lat, .q_pe = s->q_pe, .cache = cache,
+		.cache_type = m->kv_dtype,
 		.n = n, .heads = H, .lora = C, .rope = R, .pos0 = pos0,
 		.scale = m->softmax_scale, .scratch = s->attn, .scratch_stride = st->ctx,
 	};

@@ -13,6 +13,26 @@
 
 #include "engine/model.h"
 
+static enum kern_dtype kv_dtype_of(enum eng_kv_type t)
+{
+	return t == ENG_KV_BF16 ? KD_BF16 : t == ENG_KV_FP8 ? KD_F8_E4M3 : KD_F32;
+}
+
+const char *eng_kv_type_name(enum eng_kv_type t)
+{
+	return t == ENG_KV_BF16 ? "bf16" : t == ENG_KV_FP8 ? "fp8" : "f32";
+}
+
+int eng_kv_type_parse(const char *s, enum eng_kv_type *out, struct err *e)
+{
+	for (enum eng_kv_type t = ENG_KV_F32; t <= ENG_KV_FP8; t++)
+		if (!strcmp(s, eng_kv_type_name(t))) {
+			*out = t;
+			return 0;
+		}
+	return err_set(e, ERR_USAGE, "--kv-type: '%s' is not f32, bf16 or fp8", s);
+}
+
 int eng_model_open(const char *dir, const struct eng_opts *o, struct eng_model **out,
 		   struct err *e)
 {
@@ -32,6 +52,8 @@ int eng_model_open(const char *dir, const struct eng_opts *o, struct eng_model *
 	if ((rc = rope_init(&m->rope, m->cfg, e)))
 		goto fail;
 	m->softmax_scale = (float)eng_config_softmax_scale(m->cfg);
+	m->kv_type = o->kv_type;
+	m->kv_dtype = kv_dtype_of(o->kv_type);
 	if (o->kernels && *o->kernels) {
 		m->ops = kern_cpu_by_name(o->kernels);
 		if (!m->ops) {
@@ -77,11 +99,13 @@ const char *eng_model_dir(const struct eng_model *m) { return ckpt_dir(m->ckpt);
 bool eng_model_has_mtp(const struct eng_model *m) { return m->w.n_mtp > 0; }
 int eng_model_threads(const struct eng_model *m) { return kern_pool_threads(m->pool); }
 const char *eng_model_kernels(const struct eng_model *m) { return m->ops->name; }
+enum eng_kv_type eng_model_kv_type(const struct eng_model *m) { return m->kv_type; }
 
-uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp)
+uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t)
 {
 	uint64_t layers = (uint64_t)c->num_hidden_layers + (mtp ? 1 : 0);
-	return layers * (uint64_t)(c->kv_lora_rank + c->qk_rope_head_dim) * sizeof(float);
+	return layers * kern_kv_row_bytes(kv_dtype_of(t),
+					  (size_t)(c->kv_lora_rank + c->qk_rope_head_dim));
 }
 
 /* MemAvailable from /proc/meminfo in bytes; 0 when unknown. */
@@ -157,11 +181,11 @@ int eng_state_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_state *
 		return err_set(e, ERR_NOMEM, "out of memory for a sequence");
 	st->m = m;
 	st->ctx = (size_t)ctx;
-	st->row = (size_t)(c->kv_lora_rank + c->qk_rope_head_dim);
+	st->row = kern_kv_row_bytes(m->kv_dtype, (size_t)(c->kv_lora_rank + c->qk_rope_head_dim));
 	st->mtp = mtp && m->w.n_mtp > 0;
 	int rc;
 
-	uint64_t kv = eng_kv_bytes_per_token(c, st->mtp) * st->ctx;
+	uint64_t kv = eng_kv_bytes_per_token(c, st->mtp, m->kv_type) * st->ctx;
 	uint64_t avail = mem_available();
 	if (avail && kv > avail - avail / 10) {
 		rc = err_set(e, ERR_NOMEM, "the KV cache for a context of %zu tokens needs %.1f GiB "

@@ -33,6 +33,8 @@ struct eng_model {
 	struct rope_table rope;
 	float softmax_scale;
 	size_t max_inter; /* largest MLP intermediate size (dense, shared, expert) */
+	enum eng_kv_type kv_type;
+	enum kern_dtype kv_dtype; /* the same, as the kernels name it */
 };
 
 /* Scratch for one pass of up to N positions; sized once per state (no allocation in
@@ -68,8 +70,8 @@ struct eng_state {
 	struct eng_model *m;
 	size_t ctx, pos;
 	int32_t *tokens;      /* [ctx] */
-	size_t row;           /* floats per cached position: C + R */
-	float *kv;            /* [layers + mtp layers][ctx][C+R], reserved virtual memory */
+	size_t row;           /* bytes per cached position: kern_kv_row_bytes(kv_dtype, C + R) */
+	uint8_t *kv;          /* [layers + mtp layers][ctx][row], reserved virtual memory */
 	size_t kv_bytes;
 	bool mtp;             /* MTP module runs alongside the main model */
 	size_t mtp_pos;       /* MTP rows computed: positions [0, mtp_pos); == pos after a
@@ -82,17 +84,17 @@ struct eng_state {
 };
 
 /* Cache of layer `l` (MTP modules follow the main layers). */
-static inline float *state_layer_cache(struct eng_state *st, size_t l)
+static inline uint8_t *state_layer_cache(struct eng_state *st, size_t l)
 {
 	return st->kv + l * st->ctx * st->row;
 }
 
 /* x[n][D] += attention(rmsnorm(x)) + mlp(...): one decoder block at positions pos0.. */
-void fwd_block(struct eng_state *st, const struct layer_weights *l, float *cache, size_t n,
+void fwd_block(struct eng_state *st, const struct layer_weights *l, uint8_t *cache, size_t n,
 	       size_t pos0);
 
 /* y[n][D] = MLA over xn[n][D] at positions pos0.. with the layer's cache. */
-void mla_forward(struct eng_state *st, const struct mla_weights *a, float *cache,
+void mla_forward(struct eng_state *st, const struct mla_weights *a, uint8_t *cache,
 		 const float *xn, float *y, size_t n, size_t pos0);
 
 /* y[n][D] = MoE(xn[n][D]) (routed + shared experts). */

@@ -8,6 +8,7 @@
 #include "kernels/kern.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
@@ -155,4 +156,62 @@ size_t kern_fp8_find_nan(const uint8_t *p, size_t n)
 		if ((p[i] & 0x7f) == 0x7f)
 			return i;
 	return n;
+}
+
+uint8_t kern_f32_to_f8e4m3(float f)
+{
+	uint8_t sign = signbit(f) ? 0x80 : 0;
+	float a = fabsf(f);
+	if (isnan(a))
+		return sign | 0x7f;
+	if (a >= 448.0f) /* infinity included: e4m3fn has none */
+		return sign | 0x7e;
+	if (a < 0x1p-6f) /* subnormal steps of 2^-9; rintf rounds ties to even */
+		return sign | (uint8_t)rintf(a * 0x1p9f); /* 8 is 0x08, the smallest normal */
+	int e;
+	frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1): the leading bit is 2^(e-1) */
+	float q = rintf(ldexpf(a, 4 - e)); /* 1.mmm as 8..16 */
+	if (q == 16.0f) {
+		q = 8.0f;
+		e++;
+	}
+	/* exponent e - 1 with bias 7; below 448 it is at most 15 with mantissa <= 6 */
+	return sign | (uint8_t)((e + 6) << 3 | ((int)q - 8));
+}
+
+size_t kern_kv_row_bytes(enum kern_dtype t, size_t width)
+{
+	if (t == KD_F8_E4M3)
+		return sizeof(float) + (width + 3) / 4 * 4;
+	return width * kern_dtype_size(t);
+}
+
+void kern_kv_row_put(void *dst, const float *src, size_t width, enum kern_dtype t)
+{
+	switch (t) {
+	case KD_BF16:
+		for (size_t k = 0; k < width; k++)
+			((uint16_t *)dst)[k] = kern_f32_to_bf16(src[k]);
+		return;
+	case KD_F8_E4M3: {
+		float amax = 0;
+		bool nan = false;
+		for (size_t k = 0; k < width; k++) {
+			nan |= isnan(src[k]);
+			amax = fmaxf(amax, fabsf(src[k]));
+		}
+		/* a NaN scale makes the whole row NaN, as an F32 row would carry it on */
+		float scale = nan ? NAN : amax / 448.0f, inv = amax > 0 ? 448.0f / amax : 0;
+		uint8_t *b = (uint8_t *)dst + sizeof scale;
+		memcpy(dst, &scale, sizeof scale);
+		for (size_t k = 0; k < width; k++)
+			b[k] = kern_f32_to_f8e4m3(src[k] * inv);
+		for (size_t k = width; k % 4; k++)
+			b[k] = 0;
+		return;
+	}
+	default:
+		memcpy(dst, src, width * sizeof *src);
+		return;
+	}
 }

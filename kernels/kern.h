@@ -64,13 +64,30 @@ float kern_bf16_to_f32(uint16_t h);
 float kern_f16_to_f32(uint16_t h);
 float kern_f8e4m3_to_f32(uint8_t b);
 uint16_t kern_f32_to_bf16(float f); /* round to nearest even */
+/* Round to nearest even, saturating to ±448 (e4m3fn has no infinity); NaN stays NaN. */
+uint8_t kern_f32_to_f8e4m3(float f);
+
+/*
+ * One position of the MLA cache, `width` = lora + rope values, in the type a sequence
+ * keeps it in: KD_F32 or KD_BF16 store the values; KD_F8_E4M3 stores the row's F32 scale
+ * (amax / 448, so the largest value lands on e4m3's largest) and then one e4m3 byte per
+ * value, padded to 4 bytes so that every row's scale is aligned. Value k of an FP8 row
+ * is byte[k] * scale. Rows lie back to back, kern_kv_row_bytes apart.
+ */
+size_t kern_kv_row_bytes(enum kern_dtype t, size_t width);
+
+/* Encodes src[width] as one cache row of type t (the one conversion a value gets). */
+void kern_kv_row_put(void *dst, const float *src, size_t width, enum kern_dtype t);
 
 /* Arguments of absorbed Multi-head Latent Attention over the compressed cache. */
 struct kern_mla_args {
 	float *out;         /* [n][heads][lora]: softmax-weighted sum of cached latents */
 	const float *q_lat; /* [n][heads][lora]: q_nope absorbed through W_UK */
 	const float *q_pe;  /* [n][heads][rope]: rotary part of q, already rotated */
-	const float *cache; /* [pos0 + n][lora + rope]: per position kv_c (normed) then k_pe (rotated) */
+	/* [pos0 + n] rows of kern_kv_row_bytes(cache_type, lora + rope): per position kv_c
+	   (normed) then k_pe (rotated), decoded inside the dot products */
+	const void *cache;
+	enum kern_dtype cache_type; /* KD_F32, KD_BF16 or KD_F8_E4M3 (row scale + bytes) */
 	size_t n, heads, lora, rope;
 	size_t pos0;        /* absolute position of query 0; query i sees positions 0..pos0+i */
 	float scale;        /* softmax scale (includes the YaRN mscale correction) */

@@ -61,7 +61,8 @@ long=$(awk 'BEGIN { for (i = 0; i < 200; i++) printf "what is 1 + 1 "; }')
 expect context_one_token 4 'and 1 new token was requested' $P --no-save --ctx 64 --max-tokens 1 "$long"
 
 # info: the parameters the README quotes, the real path of the demo model, and the KV
-# bytes per token a chat reserves (4 layers + the MTP layer, (64 + 16) floats each).
+# bytes per token a chat reserves (4 layers + the MTP layer, 64 + 16 values each: 2 bytes
+# a value in the default bf16 cache, 4 in f32, 1 plus a 4-byte scale a layer in fp8).
 $BIN info >"$T/info" 2>&1
 $BIN info --json >"$T/info.json" 2>&1
 if grep -q '^parameters  *2.49M (2486848): 1.93M (1930008) main model + 556.84K (556840) MTP$' "$T/info" &&
@@ -72,9 +73,15 @@ if grep -q '^model  *\(/[^/]*\)*/models/demo$' "$T/info" && ! grep -q '/\.\./' "
 	echo "PASS info_model_path_resolved"
 else echo "FAIL info_model_path_resolved: $(head -1 "$T/info")"; fi
 if command -v jq >/dev/null 2>&1; then
-	if [ "$(jq -c '[.kv_cache.bytes_per_token, .kv_cache.bytes_per_token_mtp_off]' "$T/info.json")" = "[1600,1280]" ] &&
-	   grep -q '^KV cache  *1.56 KiB per token' "$T/info"; then echo "PASS info_kv_per_token"
+	if [ "$(jq -c '[.kv_cache.dtype, .kv_cache.bytes_per_token, .kv_cache.bytes_per_token_mtp_off]' "$T/info.json")" = '["bf16",800,640]' ] &&
+	   grep -q '^KV cache  *800 B per token (bf16' "$T/info" &&
+	   [ "$($BIN info --kv-type f32 --json | jq -c '[.kv_cache.bytes_per_token, .kv_cache.bytes_per_token_mtp_off]')" = "[1600,1280]" ] &&
+	   [ "$($BIN info --kv-type fp8 --json | jq -c '[.kv_cache.bytes_per_token, .kv_cache.bytes_per_token_mtp_off]')" = "[420,336]" ] &&
+	   $BIN info --kv-type f32 | grep -q '^KV cache  *1.56 KiB per token (f32'; then echo "PASS info_kv_per_token"
 	else echo "FAIL info_kv_per_token: $(grep '^KV' "$T/info")"; fi
+	expect_kv_bad=$($BIN info --kv-type f16 2>&1); kv_rc=$?
+	if [ $kv_rc -eq 2 ] && printf '%s' "$expect_kv_bad" | grep -q 'f32, bf16 or fp8'; then echo "PASS info_kv_type_bad"
+	else echo "FAIL info_kv_type_bad: status $kv_rc: $expect_kv_bad"; fi
 else
 	echo "SKIP info_kv_per_token: jq is not installed"
 fi

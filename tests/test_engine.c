@@ -3,8 +3,16 @@
  * inference code (float64, dequantized weights) for the tiny checkpoints in
  * ../shared/fixtures/models, plus state semantics (prefix reuse, rollback, limits).
  *
- * Tolerance, per row: max |ours - golden| <= 1e-3 * max |golden|. The worst relative
- * error seen is printed so drift is visible long before it fails.
+ * Tolerance, per row: max |ours - golden| <= tol * max |golden|, with tol by KV cache
+ * type (kv_bound). F32 (float32 against float64) meets 1e-3 on every row and gives the
+ * reference's greedy continuation and MTP argmaxes. A narrower cache perturbs every
+ * attention output a little, and now and then that flips a routing decision of the
+ * tiny MoE models, which moves a row's logits far more than rounding does; so BF16 and
+ * FP8 allow a few such rows (at most `outliers` per model) above their tol. BF16 must
+ * give the reference's greedy continuation; FP8's token disagreements are counted and
+ * printed (the reference token is fed on, so later rows stay comparable). The worst
+ * errors are printed so drift is visible long before it fails; docs/engine.md records
+ * them.
  */
 #include <jansson.h>
 #include <math.h>
@@ -20,8 +28,31 @@
 #include "kernels/kern.h"
 
 #define TOL 1e-3
+/* BF16 and FP8 bounds, from the errors measured (docs/engine.md): BF16 worst 4.3e-3 on
+   main-model rows, one MTP row of tiny-v3 at 0.55 (a routing flip); FP8 worst 0.78. */
+#define KV_BF16_TOL 1e-2
+#define KV_BF16_OUTLIERS 1
+#define KV_FP8_TOL 1.0
+#define KV_FP8_OUTLIERS 0
 
-static double worst_rel; /* over every row compared */
+static const struct {
+	double tol;
+	int outliers;     /* rows per model allowed above tol */
+	bool exact_greedy; /* the greedy continuation is the reference's */
+} kv_bound[] = {
+	[ENG_KV_F32] = {TOL, 0, true},
+	[ENG_KV_BF16] = {KV_BF16_TOL, KV_BF16_OUTLIERS, true},
+	[ENG_KV_FP8] = {KV_FP8_TOL, KV_FP8_OUTLIERS, false},
+};
+
+static enum eng_kv_type cur_kv;  /* the cache type of the rows being compared */
+static double worst_rel[3];      /* by cache type, over every row compared */
+static int token_misses[3], tokens_seen[3]; /* greedy + MTP argmaxes, by cache type */
+static int over_tol;             /* rows of the current model above its tol */
+static int cur_kind;             /* 0: main model rows (prefill, steps); 1: MTP rows */
+static double model_worst[2];    /* the current model's worst, by kind */
+static double model_sum[2];      /* and the sum of its row errors, for the mean */
+static int model_rows[2];
 
 static double row_rel_err(const float *ours, const float *gold, size_t n)
 {
@@ -32,7 +63,11 @@ static double row_rel_err(const float *ours, const float *gold, size_t n)
 		mag = fabs(gold[j]) > mag ? fabs(gold[j]) : mag;
 	}
 	double rel = mag > 0 ? diff / mag : diff;
-	worst_rel = rel > worst_rel ? rel : worst_rel;
+	worst_rel[cur_kv] = rel > worst_rel[cur_kv] ? rel : worst_rel[cur_kv];
+	over_tol += rel > kv_bound[cur_kv].tol;
+	model_worst[cur_kind] = rel > model_worst[cur_kind] ? rel : model_worst[cur_kind];
+	model_sum[cur_kind] += rel;
+	model_rows[cur_kind]++;
 	return rel;
 }
 
@@ -54,9 +89,33 @@ static int32_t *ids_of(json_t *arr, size_t *n)
 	return v;
 }
 
-/* Every case of one model's golden.json with one kernel table. */
-static void check_model(const char *name, const char *kernels)
+/* A token against the reference's: counted, and required to match when `exact`. */
+static void check_token(size_t ours, json_int_t gold, bool exact, const char *what, size_t k)
 {
+	tokens_seen[cur_kv]++;
+	token_misses[cur_kv] += (json_int_t)ours != gold;
+	CHECK(!exact || (json_int_t)ours == gold, "%s (kv %s) %zu: %zu, reference %lld", what,
+	      eng_kv_type_name(cur_kv), k, ours, (long long)gold);
+}
+
+/* A row's error: within tol, or one of the few outliers the cache type allows. */
+static void check_row(double rel, const char *name, const char *tname, size_t row)
+{
+	int allowed = kv_bound[cur_kv].outliers;
+	CHECK(rel <= kv_bound[cur_kv].tol || over_tol <= allowed,
+	      "%s/%s (kv %s) row %zu: relative error %.3g, the %d-th row above %.0e", name,
+	      tname, eng_kv_type_name(cur_kv), row, rel, over_tol, kv_bound[cur_kv].tol);
+}
+
+/* Every case of one model's golden.json with one kernel table and KV cache type. */
+static void check_model(const char *name, const char *kernels, enum eng_kv_type kvt)
+{
+	cur_kv = kvt;
+	over_tol = 0;
+	memset(model_worst, 0, sizeof model_worst);
+	memset(model_sum, 0, sizeof model_sum);
+	memset(model_rows, 0, sizeof model_rows);
+	int misses_before = token_misses[kvt];
 	const char *fx = check_fixtures();
 	char dir[512], path[600];
 	snprintf(dir, sizeof dir, "%s/models/%s", fx, name);
@@ -68,7 +127,7 @@ static void check_model(const char *name, const char *kernels)
 	struct st_file *gf = NULL;
 	struct err e = {0};
 	CHECK(st_open(path, &gf, &e) == 0, "%s", e.msg);
-	struct eng_opts o = {.threads = 2, .kernels = kernels, .load_mtp = true};
+	struct eng_opts o = {.threads = 2, .kernels = kernels, .load_mtp = true, .kv_type = kvt};
 	struct eng_model *m = NULL;
 	CHECK(eng_model_open(dir, &o, &m, &e) == 0, "%s", e.msg);
 	if (!golden || !gf || !m)
@@ -90,6 +149,7 @@ static void check_model(const char *name, const char *kernels)
 		struct eng_state *st = NULL;
 
 		/* Prefill: every position after one call. */
+		cur_kind = 0;
 		snprintf(tname, sizeof tname, "%s.prefill_logits", cname);
 		const struct st_tensor *t = st_find(gf, tname);
 		CHECK(t && t->shape[0] == np && t->shape[1] == V, "%s missing or misshapen", tname);
@@ -97,18 +157,17 @@ static void check_model(const char *name, const char *kernels)
 		CHECK(eng_forward(st, prompt, np, logits, true, &e) == 0, "%s", e.msg);
 		for (size_t i = 0; t && i < np; i++) {
 			double rel = row_rel_err(logits + i * V, (const float *)t->data + i * V, V);
-			CHECK(rel <= TOL, "%s/%s row %zu: relative error %.3g", name, tname, i, rel);
+			check_row(rel, name, tname, i);
 		}
 
 		/* Greedy continuation, one token per call after the prefill. */
 		size_t pos_after_prompt = eng_state_pos(st);
 		CHECK(pos_after_prompt == np, "position %zu after a prefill of %zu", pos_after_prompt, np);
-		int32_t next = (int32_t)argmax(logits + (np - 1) * V, V);
+		size_t next = argmax(logits + (np - 1) * V, V);
 		for (size_t k = 0; k < ng; k++) {
-			CHECK(next == greedy[k], "%s %s: greedy token %zu is %d, reference %d", name,
-			      cname, k, next, greedy[k]);
-			CHECK(eng_forward(st, &next, 1, logits, false, &e) == 0, "%s", e.msg);
-			next = (int32_t)argmax(logits, V);
+			check_token(next, greedy[k], kv_bound[kvt].exact_greedy, cname, k);
+			CHECK(eng_forward(st, &greedy[k], 1, logits, false, &e) == 0, "%s", e.msg);
+			next = argmax(logits, V);
 		}
 		eng_state_free(st);
 		st = NULL;
@@ -121,8 +180,7 @@ static void check_model(const char *name, const char *kernels)
 		CHECK(eng_forward(st, prompt, chunk, logits, false, &e) == 0, "%s", e.msg);
 		for (size_t i = chunk; i <= np && t; i++) {
 			double rel = row_rel_err(logits, (const float *)t->data + (i - chunk) * V, V);
-			CHECK(rel <= TOL, "%s/%s row %zu: relative error %.3g", name, tname, i - chunk,
-			      rel);
+			check_row(rel, name, tname, i - chunk);
 			if (i < np)
 				CHECK(eng_forward(st, prompt + i, 1, logits, false, &e) == 0, "%s", e.msg);
 		}
@@ -134,6 +192,7 @@ static void check_model(const char *name, const char *kernels)
 		t = st_find(gf, tname);
 		if (mtp && t) {
 			size_t ns = np + ng;
+			cur_kind = 1;
 			int32_t *seq = malloc(ns * sizeof *seq);
 			memcpy(seq, prompt, np * sizeof *seq);
 			memcpy(seq + np, greedy, ng * sizeof *seq);
@@ -145,10 +204,10 @@ static void check_model(const char *name, const char *kernels)
 			json_t *am = json_object_get(c, "mtp_argmax");
 			for (size_t i = 0; i + 1 < ns && i < t->shape[0]; i++) {
 				double rel = row_rel_err(ml + i * V, (const float *)t->data + i * V, V);
-				CHECK(rel <= TOL, "%s/%s row %zu: relative error %.3g", name, tname, i, rel);
-				CHECK((json_int_t)argmax(ml + i * V, V) ==
-					      json_integer_value(json_array_get(am, i)),
-				      "%s/%s row %zu: argmax differs", name, tname, i);
+				check_row(rel, name, tname, i);
+				check_token(argmax(ml + i * V, V),
+					    json_integer_value(json_array_get(am, i)), kvt == ENG_KV_F32,
+					    tname, i);
 			}
 			eng_state_free(st);
 			st = NULL;
@@ -161,6 +220,12 @@ static void check_model(const char *name, const char *kernels)
 		free(prompt);
 		free(greedy);
 	}
+	printf("%-11s kv %-4s%s: main rows worst %.3g mean %.3g; MTP rows worst %.3g mean %.3g; "
+	       "%d rows above %.0e; %d tokens differ\n", name, eng_kv_type_name(kvt),
+	       kernels ? " (reference kernels)" : "", model_worst[0],
+	       model_sum[0] / (model_rows[0] ? model_rows[0] : 1), model_worst[1],
+	       model_sum[1] / (model_rows[1] ? model_rows[1] : 1), over_tol, kv_bound[kvt].tol,
+	       token_misses[kvt] - misses_before);
 out:
 	eng_model_close(m);
 	st_close(gf);
@@ -173,7 +238,7 @@ static void test_golden_v3(void)
 		SKIP("../shared/fixtures not present");
 		return;
 	}
-	check_model("tiny-v3", NULL);
+	check_model("tiny-v3", NULL, ENG_KV_F32);
 }
 
 static void test_golden_v2lite(void)
@@ -182,7 +247,7 @@ static void test_golden_v2lite(void)
 		SKIP("../shared/fixtures not present");
 		return;
 	}
-	check_model("tiny-v2lite", NULL);
+	check_model("tiny-v2lite", NULL, ENG_KV_F32);
 }
 
 static void test_golden_reference_kernels(void)
@@ -191,8 +256,21 @@ static void test_golden_reference_kernels(void)
 		SKIP("../shared/fixtures not present");
 		return;
 	}
-	check_model("tiny-v3", "reference");
-	check_model("tiny-v2lite", "reference");
+	check_model("tiny-v3", "reference", ENG_KV_F32);
+	check_model("tiny-v2lite", "reference", ENG_KV_F32);
+}
+
+/* The narrower caches against the same goldens, at their bounds. */
+static void test_golden_kv_types(void)
+{
+	if (!check_fixtures()) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	for (enum eng_kv_type t = ENG_KV_BF16; t <= ENG_KV_FP8; t++) {
+		check_model("tiny-v3", NULL, t);
+		check_model("tiny-v2lite", NULL, t);
+	}
 }
 
 /* Reusing a cached prefix, and rolling back, give the same logits as a fresh run. */
@@ -339,10 +417,13 @@ int main(void)
 	RUN(test_golden_v3);
 	RUN(test_golden_v2lite);
 	RUN(test_golden_reference_kernels);
+	RUN(test_golden_kv_types);
 	RUN(test_prefix_reuse_and_rollback);
 	RUN(test_limits);
 	RUN(test_missing_tensor_named);
-	printf("worst relative error against the reference logits: %.3g (tolerance %.0e)\n",
-	       worst_rel, TOL);
+	for (enum eng_kv_type t = ENG_KV_F32; t <= ENG_KV_FP8; t++)
+		printf("kv %-4s: worst relative error against the reference logits %.3g "
+		       "(tolerance %.0e); %d of %d greedy/MTP tokens differ\n", eng_kv_type_name(t),
+		       worst_rel[t], kv_bound[t].tol, token_misses[t], tokens_seen[t]);
 	return check_finish();
 }

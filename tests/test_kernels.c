@@ -199,6 +199,79 @@ static void test_bf16(void)
 	CHECK(bad == 0, "%d bf16 values do not round-trip", bad);
 }
 
+/* f32 -> e4m3: every byte round-trips; values between two neighbours go to the nearer,
+   ties to the even byte; beyond 448 saturates; NaN stays NaN. */
+static void test_f8_encode(void)
+{
+	int bad = 0;
+	for (int b = 0; b < 256; b++) {
+		if ((b & 0x7f) == 0x7f)
+			continue;
+		if (kern_f32_to_f8e4m3(kern_f8e4m3_to_f32((uint8_t)b)) != b)
+			bad++;
+	}
+	CHECK(bad == 0, "%d e4m3 bytes do not round-trip", bad);
+	bad = 0;
+	for (int b = 0; b < 0x7e; b++) { /* midpoints and quarter points between neighbours */
+		float lo = kern_f8e4m3_to_f32((uint8_t)b), hi = kern_f8e4m3_to_f32((uint8_t)(b + 1));
+		uint8_t even = (b & 1) ? (uint8_t)(b + 1) : (uint8_t)b;
+		if (kern_f32_to_f8e4m3((lo + hi) / 2) != even ||
+		    kern_f32_to_f8e4m3(lo + (hi - lo) / 4) != b ||
+		    kern_f32_to_f8e4m3(hi - (hi - lo) / 4) != b + 1 ||
+		    kern_f32_to_f8e4m3(-(lo + hi) / 2) != (even | 0x80))
+			bad++;
+	}
+	CHECK(bad == 0, "%d e4m3 neighbour pairs round wrongly", bad);
+	CHECK(kern_f32_to_f8e4m3(500.0f) == 0x7e && kern_f32_to_f8e4m3(-INFINITY) == 0xfe,
+	      "saturation: %02x %02x", kern_f32_to_f8e4m3(500.0f), kern_f32_to_f8e4m3(-INFINITY));
+	CHECK(kern_f32_to_f8e4m3(1e-30f) == 0 && kern_f32_to_f8e4m3(-0.0f) == 0x80, "tiny values");
+	CHECK(isnan(kern_f8e4m3_to_f32(kern_f32_to_f8e4m3(NAN))), "NaN stays NaN");
+}
+
+/* Cache rows: sizes, and what each type keeps of a row. */
+static void test_kv_rows(void)
+{
+	CHECK(kern_kv_row_bytes(KD_F32, 576) == 2304 && kern_kv_row_bytes(KD_BF16, 576) == 1152 &&
+		      kern_kv_row_bytes(KD_F8_E4M3, 576) == 580 &&
+		      kern_kv_row_bytes(KD_F8_E4M3, 7) == 12,
+	      "row sizes");
+	enum { W = 83 };
+	float src[W];
+	uint8_t row[4 * W];
+	fill(src, W, -3, 3);
+	src[5] = -7.5f; /* the amax, negative */
+	kern_kv_row_put(row, src, W, KD_F32);
+	CHECK(!memcmp(row, src, sizeof src), "F32 row is not the values");
+	kern_kv_row_put(row, src, W, KD_BF16);
+	int bad = 0;
+	for (size_t k = 0; k < W; k++)
+		bad += ((uint16_t *)row)[k] != kern_f32_to_bf16(src[k]);
+	CHECK(bad == 0, "%d BF16 values differ from kern_f32_to_bf16", bad);
+	memset(row, 0xaa, sizeof row);
+	kern_kv_row_put(row, src, W, KD_F8_E4M3);
+	float scale;
+	memcpy(&scale, row, sizeof scale);
+	CHECK(scale == 7.5f / 448, "FP8 row scale %g", scale);
+	CHECK(row[4 + 5] == 0xfe, "the amax is not -448 in the row: %02x", row[4 + 5]);
+	double worst = 0;
+	for (size_t k = 0; k < W; k++) {
+		double d = fabs(kern_f8e4m3_to_f32(row[4 + k]) * scale - src[k]);
+		worst = d > worst ? d : worst;
+	}
+	/* e4m3 keeps 3 mantissa bits: half a step is at most 1/16 of the value, or of the
+	   subnormal step 2^-9 * scale */
+	CHECK(worst <= 7.5 / 16, "FP8 row error %g", worst);
+	CHECK(row[4 + W] == 0, "FP8 padding not cleared");
+	float zero[W] = {0};
+	kern_kv_row_put(row, zero, W, KD_F8_E4M3);
+	memcpy(&scale, row, sizeof scale);
+	CHECK(scale == 0 && row[4] == 0 && row[4 + W - 1] == 0, "an all-zero FP8 row");
+	src[9] = NAN;
+	kern_kv_row_put(row, src, W, KD_F8_E4M3);
+	memcpy(&scale, row, sizeof scale);
+	CHECK(isnan(scale), "a NaN value does not make the FP8 row NaN");
+}
+
 static void test_f16(void)
 {
 	CHECK(kern_f16_to_f32(0x3c00) == 1.0f, "0x3c00");
@@ -642,51 +715,67 @@ static void test_mla_attn(void)
 		/* n, heads, lora, rope, pos0 */
 		{1, 1, 7, 4, 0},    {1, 3, 64, 9, 5},	{3, 2, 129, 64, 0},
 		{17, 3, 33, 8, 100}, {3, 4, 512, 64, 40}, {1, 16, 512, 64, 300},
+		{2, 2, 70, 6, 37},
 	};
+	static const enum kern_dtype types[] = {KD_F32, KD_BF16, KD_F8_E4M3};
 	const struct kern_ops *ref = kern_cpu_reference();
-	for (size_t k = 0; k < sizeof cfg / sizeof *cfg; k++) {
-		size_t n = cfg[k][0], heads = cfg[k][1], lora = cfg[k][2], rope = cfg[k][3],
-		       pos0 = cfg[k][4];
-		size_t len = pos0 + n, stride = len + 3;
-		float *ql = falloc(n * heads * lora), *qp = falloc(n * heads * rope);
-		float *cache = falloc(len * (lora + rope)), *outr = falloc(n * heads * lora);
-		float *out = falloc(n * heads * lora), *scratch = falloc(3 * stride);
-		fill(ql, n * heads * lora, -1, 1);
-		fill(qp, n * heads * rope, -1, 1);
-		fill(cache, len * (lora + rope), -1, 1);
-		struct kern_mla_args a = {.out = outr, .q_lat = ql, .q_pe = qp, .cache = cache,
-					  .n = n, .heads = heads, .lora = lora, .rope = rope,
-					  .pos0 = pos0, .scale = 1.0f / sqrtf((float)(lora + rope)) * 3,
-					  .scratch = scratch, .scratch_stride = stride};
-		ref->mla_attn(NULL, &a);
-		if (k == 0) { /* query 0 at position 0 sees only itself: out = cache[0][0:lora] */
-			int same = 1;
-			for (size_t c = 0; c < lora; c++)
-				same &= fabsf(outr[c] - cache[c]) < 1e-6f;
-			CHECK(same, "reference mla_attn at position 0 is not the cached latent");
-		}
-		a.out = out;
-		for (size_t t = 0; t < NFAST; t++) {
-			const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
-			if (!ops)
-				continue;
-			for (int withpool = 0; withpool < 2; withpool++) {
-				double rel;
-				memset(out, 0xff, n * heads * lora * sizeof *out);
-				ops->mla_attn(withpool ? pool3 : NULL, &a);
-				CHECK(close_enough(out, outr, n * heads * lora, &rel),
-				      "%s mla_attn n=%zu heads=%zu lora=%zu rope=%zu pos0=%zu pool=%d: "
-				      "rel %g",
-				      ops->name, n, heads, lora, rope, pos0, withpool, rel);
+	for (size_t k = 0; k < sizeof cfg / sizeof *cfg; k++)
+		for (size_t ty = 0; ty < sizeof types / sizeof *types; ty++) {
+			enum kern_dtype ct = types[ty];
+			size_t n = cfg[k][0], heads = cfg[k][1], lora = cfg[k][2], rope = cfg[k][3],
+			       pos0 = cfg[k][4];
+			size_t len = pos0 + n, stride = len + 3, cw = lora + rope;
+			size_t rb = kern_kv_row_bytes(ct, cw);
+			float *ql = falloc(n * heads * lora), *qp = falloc(n * heads * rope);
+			float *vals = falloc(len * cw), *outr = falloc(n * heads * lora);
+			float *out = falloc(n * heads * lora), *scratch = falloc(3 * stride);
+			uint8_t *cache = malloc(len * rb);
+			fill(ql, n * heads * lora, -1, 1);
+			fill(qp, n * heads * rope, -1, 1);
+			/* rows of different magnitudes, so FP8 row scales differ */
+			for (size_t t = 0; t < len; t++) {
+				float mag = 0.05f + (float)(t % 7);
+				fill(vals + t * cw, cw, -mag, mag);
+				kern_kv_row_put(cache + t * rb, vals + t * cw, cw, ct);
 			}
+			struct kern_mla_args a = {
+				.out = outr, .q_lat = ql, .q_pe = qp, .cache = cache, .cache_type = ct,
+				.n = n, .heads = heads, .lora = lora, .rope = rope, .pos0 = pos0,
+				.scale = 1.0f / sqrtf((float)(lora + rope)) * 3, .scratch = scratch,
+				.scratch_stride = stride};
+			ref->mla_attn(NULL, &a);
+			if (k == 0) { /* query 0 at position 0 sees only itself: its own latent */
+				double worst = 0;
+				for (size_t c = 0; c < lora; c++)
+					worst = fmax(worst, fabs(outr[c] - vals[c]));
+				/* F32 exact; BF16 half a step of 8 bits; FP8 of 3 bits times amax */
+				double bound = ct == KD_F32 ? 1e-6 : ct == KD_BF16 ? 0.05 * 0x1p-8 : 0.05 / 16;
+				CHECK(worst <= bound, "reference mla_attn (%s) at position 0 is not the "
+				      "cached latent: %g", kern_dtype_name(ct), worst);
+			}
+			a.out = out;
+			for (size_t t = 0; t < NFAST; t++) {
+				const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+				if (!ops)
+					continue;
+				for (int withpool = 0; withpool < 2; withpool++) {
+					double rel;
+					memset(out, 0xff, n * heads * lora * sizeof *out);
+					ops->mla_attn(withpool ? pool3 : NULL, &a);
+					CHECK(close_enough(out, outr, n * heads * lora, &rel),
+					      "%s mla_attn %s n=%zu heads=%zu lora=%zu rope=%zu pos0=%zu "
+					      "pool=%d: rel %g", ops->name, kern_dtype_name(ct), n, heads,
+					      lora, rope, pos0, withpool, rel);
+				}
+			}
+			free(ql);
+			free(qp);
+			free(vals);
+			free(cache);
+			free(outr);
+			free(out);
+			free(scratch);
 		}
-		free(ql);
-		free(qp);
-		free(cache);
-		free(outr);
-		free(out);
-		free(scratch);
-	}
 }
 
 static void test_gather_scatter(void)
@@ -762,6 +851,8 @@ int main(void)
 	RUN(test_f8_known_values);
 	RUN(test_bf16);
 	RUN(test_f16);
+	RUN(test_f8_encode);
+	RUN(test_kv_rows);
 	RUN(test_dtype_helpers);
 	RUN(test_reference_by_hand);
 	RUN(test_fast_by_hand);

@@ -60,9 +60,13 @@ static int capture_emit(void *ud, int channel, const char *utf8, size_t len)
 	return c->stop_after >= 0 && --c->stop_after < 0;
 }
 
+/* The KV cache type of the models open_model opens: speculative decoding's rollback must
+   leave every type's cache as plain decoding would. */
+static enum eng_kv_type kv_type = ENG_KV_F32;
+
 static struct eng_model *open_model(bool mtp)
 {
-	struct eng_opts o = {.threads = 2, .load_mtp = mtp};
+	struct eng_opts o = {.threads = 2, .load_mtp = mtp, .kv_type = kv_type};
 	struct eng_model *m = NULL;
 	struct err e = {0};
 	CHECK(eng_model_open(model_dir, &o, &m, &e) == 0, "%s", e.msg);
@@ -108,7 +112,8 @@ static void check_same_with_and_without_mtp(float temperature)
 	for (int k = 0; k < 2; k++)
 		CHECK(plain.len[k] == spec.len[k] && !memcmp(plain.text[k], spec.text[k], plain.len[k]),
 		      "channel %d differs with MTP (%zu vs %zu bytes)", k, plain.len[k], spec.len[k]);
-	printf("  temperature %.1f: %lld tokens, MTP accepted %lld of %lld drafts\n", temperature,
+	printf("  kv %s, temperature %.1f: %lld tokens, MTP accepted %lld of %lld drafts\n",
+	       eng_kv_type_name(kv_type), temperature,
 	       (long long)(b.reasoning_tokens + b.answer_tokens), (long long)b.mtp_accepted,
 	       (long long)b.mtp_drafted);
 }
@@ -119,7 +124,9 @@ static void test_mtp_greedy_same_tokens(void)
 		SKIP("needs ../shared/fixtures and models/demo/tokenizer.json");
 		return;
 	}
-	check_same_with_and_without_mtp(0);
+	for (kv_type = ENG_KV_F32; kv_type <= ENG_KV_FP8; kv_type++)
+		check_same_with_and_without_mtp(0);
+	kv_type = ENG_KV_F32;
 }
 
 static void test_mtp_sampled_same_tokens(void)
@@ -128,7 +135,9 @@ static void test_mtp_sampled_same_tokens(void)
 		SKIP("needs ../shared/fixtures and models/demo/tokenizer.json");
 		return;
 	}
-	check_same_with_and_without_mtp(1.0f);
+	for (kv_type = ENG_KV_F32; kv_type <= ENG_KV_FP8; kv_type++)
+		check_same_with_and_without_mtp(1.0f);
+	kv_type = ENG_KV_F32;
 }
 
 /* A second turn reuses the cached prefix; limits and stop requests behave. */

@@ -110,9 +110,25 @@ static void ref_silu_mul(float *out, const float *gate, const float *up, size_t 
 	}
 }
 
+/* Value k of cache row t as a real number (FP8: the row's scale applied). */
+static double ref_kv(const struct kern_mla_args *a, size_t t, size_t k)
+{
+	const uint8_t *row = (const uint8_t *)a->cache +
+			     t * kern_kv_row_bytes(a->cache_type, a->lora + a->rope);
+	switch (a->cache_type) {
+	case KD_BF16: return kern_bf16_to_f32(((const uint16_t *)row)[k]);
+	case KD_F8_E4M3: {
+		float scale;
+		memcpy(&scale, row, sizeof scale);
+		return (double)kern_f8e4m3_lut[row[sizeof scale + k]] * scale;
+	}
+	default: return ((const float *)row)[k];
+	}
+}
+
 static void ref_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
 {
-	size_t lora = a->lora, rope = a->rope, cw = lora + rope;
+	size_t lora = a->lora, rope = a->rope;
 	float *s = a->scratch; /* thread 0's row: this table runs on the caller only */
 	for (size_t i = 0; i < a->n; i++)
 		for (size_t h = 0; h < a->heads; h++) {
@@ -121,12 +137,11 @@ static void ref_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
 			size_t len = a->pos0 + i + 1;
 			double mx = -INFINITY;
 			for (size_t t = 0; t < len; t++) {
-				const float *kv = a->cache + t * cw;
 				double d = 0;
 				for (size_t k = 0; k < lora; k++)
-					d += (double)ql[k] * kv[k];
+					d += (double)ql[k] * ref_kv(a, t, k);
 				for (size_t k = 0; k < rope; k++)
-					d += (double)qp[k] * kv[lora + k];
+					d += (double)qp[k] * ref_kv(a, t, lora + k);
 				s[t] = (float)(d * a->scale);
 				if (s[t] > mx)
 					mx = s[t];
@@ -138,7 +153,7 @@ static void ref_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
 			for (size_t k = 0; k < lora; k++) {
 				double acc = 0;
 				for (size_t t = 0; t < len; t++)
-					acc += exp(s[t] - mx) * a->cache[t * cw + k];
+					acc += exp(s[t] - mx) * ref_kv(a, t, k);
 				o[k] = (float)(acc / sum);
 			}
 		}

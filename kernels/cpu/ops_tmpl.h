@@ -77,22 +77,26 @@ static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 	}
 }
 
-/* Dot product of VL-multiple and tail parts; two accumulators hide FMA latency. */
-static inline float dot_f32(const float *a, const float *b, size_t n)
+/*
+ * q[0:n] · cache values [k0, k0+n) of one row, decoded as they are loaded (FP8: without
+ * the row scale). Two accumulators hide FMA latency.
+ */
+static ALWAYS_INLINE float dot_kv(const float *q, const void *vals, size_t k0, size_t n,
+				  const int dt)
 {
 	vf s0 = v_zero(), s1 = v_zero();
 	size_t k = 0;
 	for (; k + 2 * VL <= n; k += 2 * VL) {
-		s0 = v_fma(v_load(a + k), v_load(b + k), s0);
-		s1 = v_fma(v_load(a + k + VL), v_load(b + k + VL), s1);
+		s0 = v_fma(v_load(q + k), w_vec(vals, k0 + k, dt), s0);
+		s1 = v_fma(v_load(q + k + VL), w_vec(vals, k0 + k + VL, dt), s1);
 	}
 	if (k + VL <= n) {
-		s0 = v_fma(v_load(a + k), v_load(b + k), s0);
+		s0 = v_fma(v_load(q + k), w_vec(vals, k0 + k, dt), s0);
 		k += VL;
 	}
-	float s = v_hsum(v_add(s0, s1));
+	float s = v_hsum(v_add(s0, s1)) * RAW_FACTOR(dt);
 	for (; k < n; k++)
-		s += a[k] * b[k];
+		s += q[k] * w_scalar(vals, k0 + k, dt);
 	return s;
 }
 
@@ -555,10 +559,27 @@ static void f_silu_mul(float *out, const float *gate, const float *up, size_t n)
 
 /* ---- attention ---------------------------------------------------------------- */
 
-static void mla_task(void *ctx, size_t b, size_t e, int thread)
+/* The F32 scale an FP8 cache row starts with. */
+static inline float kv_row_scale(const uint8_t *row)
 {
-	const struct kern_mla_args *a = ctx;
-	size_t lora = a->lora, rope = a->rope, cw = lora + rope;
+	float sc;
+	memcpy(&sc, row, sizeof sc);
+	return sc;
+}
+
+/*
+ * Items [b, e) of (query, head), the cache in type dt. Each cache row is decoded inside
+ * the score dot products and again inside the weighted sum, never into a copy: the
+ * cache is the one large thing attention reads, and a narrower type is fewer bytes.
+ * An FP8 row's scale multiplies its score, then is folded into its softmax weight.
+ */
+static ALWAYS_INLINE void mla_items(const struct kern_mla_args *a, size_t b, size_t e,
+				    int thread, const int dt)
+{
+	size_t lora = a->lora, rope = a->rope;
+	size_t rb = kern_kv_row_bytes(dt, lora + rope);
+	size_t off = dt == KD_F8_E4M3 ? sizeof(float) : 0; /* values follow an FP8 row's scale */
+	const uint8_t *cache = a->cache;
 	float *s = a->scratch + (size_t)thread * a->scratch_stride;
 	for (size_t item = b; item < e; item++) {
 		size_t i = item / a->heads;
@@ -566,8 +587,11 @@ static void mla_task(void *ctx, size_t b, size_t e, int thread)
 		size_t len = a->pos0 + i + 1;
 		float mx = -INFINITY;
 		for (size_t t = 0; t < len; t++) {
-			const float *kv = a->cache + t * cw;
-			s[t] = a->scale * (dot_f32(ql, kv, lora) + dot_f32(qp, kv + lora, rope));
+			const uint8_t *row = cache + t * rb;
+			float d = dot_kv(ql, row + off, 0, lora, dt) + dot_kv(qp, row + off, lora, rope, dt);
+			if (dt == KD_F8_E4M3)
+				d *= kv_row_scale(row);
+			s[t] = a->scale * d;
 			if (s[t] > mx)
 				mx = s[t];
 		}
@@ -583,6 +607,9 @@ static void mla_task(void *ctx, size_t b, size_t e, int thread)
 			s[t] = expf(s[t] - mx);
 			sum += s[t];
 		}
+		if (dt == KD_F8_E4M3)
+			for (t = 0; t < len; t++)
+				s[t] *= kv_row_scale(cache + t * rb);
 		vf inv = v_set1((float)(1.0 / sum));
 		float *o = a->out + item * lora;
 		size_t k = 0;
@@ -590,12 +617,12 @@ static void mla_task(void *ctx, size_t b, size_t e, int thread)
 		for (; k + 4 * VL <= lora; k += 4 * VL) {
 			vf acc0 = v_zero(), acc1 = v_zero(), acc2 = v_zero(), acc3 = v_zero();
 			for (t = 0; t < len; t++) {
-				const float *kv = a->cache + t * cw + k;
-				vf pv = v_set1(s[t]);
-				acc0 = v_fma(pv, v_load(kv), acc0);
-				acc1 = v_fma(pv, v_load(kv + VL), acc1);
-				acc2 = v_fma(pv, v_load(kv + 2 * VL), acc2);
-				acc3 = v_fma(pv, v_load(kv + 3 * VL), acc3);
+				const void *kv = cache + t * rb + off;
+				vf pv = v_set1(s[t] * RAW_FACTOR(dt));
+				acc0 = v_fma(pv, w_vec(kv, k, dt), acc0);
+				acc1 = v_fma(pv, w_vec(kv, k + VL, dt), acc1);
+				acc2 = v_fma(pv, w_vec(kv, k + 2 * VL, dt), acc2);
+				acc3 = v_fma(pv, w_vec(kv, k + 3 * VL, dt), acc3);
 			}
 			v_store(o + k, v_mul(acc0, inv));
 			v_store(o + k + VL, v_mul(acc1, inv));
@@ -605,15 +632,26 @@ static void mla_task(void *ctx, size_t b, size_t e, int thread)
 		for (; k + VL <= lora; k += VL) {
 			vf acc = v_zero();
 			for (t = 0; t < len; t++)
-				acc = v_fma(v_set1(s[t]), v_load(a->cache + t * cw + k), acc);
+				acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)),
+					    w_vec(cache + t * rb + off, k, dt), acc);
 			v_store(o + k, v_mul(acc, inv));
 		}
 		for (; k < lora; k++) {
 			float acc = 0;
 			for (t = 0; t < len; t++)
-				acc += s[t] * a->cache[t * cw + k];
+				acc += s[t] * w_scalar(cache + t * rb + off, k, dt);
 			o[k] = acc * (float)(1.0 / sum);
 		}
+	}
+}
+
+static void mla_task(void *ctx, size_t b, size_t e, int thread)
+{
+	const struct kern_mla_args *a = ctx;
+	switch (a->cache_type) {
+	case KD_BF16: mla_items(a, b, e, thread, KD_BF16); break;
+	case KD_F8_E4M3: mla_items(a, b, e, thread, KD_F8_E4M3); break;
+	default: mla_items(a, b, e, thread, KD_F32); break;
 	}
 }
 
