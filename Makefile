@@ -120,12 +120,13 @@ check-tsan:
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite, the binary that the
 # end-to-end scripts drive included (no CUDA objects: they are not ASan-instrumented).
 # Left out: the demo model's accuracy evaluation, 1000 prompts down the same code paths
-# as e2e_pipe.sh, which takes about 8 minutes under ASan and adds no path. The screen
-# tests wait four times longer (TEST_TIME_SCALE).
+# as e2e_pipe.sh, which takes about 8 minutes under ASan and adds no path, and the
+# fuzz-harness build check, which builds with its own sanitizers. The screen tests wait
+# four times longer (TEST_TIME_SCALE).
 check-asan:
 	TEST_TIME_SCALE=4 $(MAKE) BUILD=$(BUILD)/asan PONDER=bin/ponder-asan CUDA=0 CI= \
 	  SANITIZE="-O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-	  SKIP_TESTS="e2e_demo_eval.sh" test
+	  SKIP_TESTS="e2e_demo_eval.sh e2e_fuzz_build.sh" test
 
 bench: $(PONDER) $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tools/bench.sh
@@ -137,7 +138,8 @@ bench: $(PONDER) $(BENCH_BIN)
 FUZZ_CC ?= clang
 FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c engine/checkpoint.c \
   engine/tokenizer.c engine/tok_added.c engine/tok_bpe.c engine/tok_json.c engine/tok_load.c \
-  engine/tok_pretok.c engine/detok_stream.c engine/channels.c app/options.c app/paths.c \
+  engine/tok_pretok.c engine/detok_stream.c engine/channels.c engine/kv_type.c \
+  app/options.c app/paths.c \
   app/term_safe.c ui/theme.c ui/render_md.c ui/width.c
 fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h engine/*.h app/*.h ui/*.h)

@@ -18,21 +18,6 @@ static enum kern_dtype kv_dtype_of(enum eng_kv_type t)
 	return t == ENG_KV_BF16 ? KD_BF16 : t == ENG_KV_FP8 ? KD_F8_E4M3 : KD_F32;
 }
 
-const char *eng_kv_type_name(enum eng_kv_type t)
-{
-	return t == ENG_KV_BF16 ? "bf16" : t == ENG_KV_FP8 ? "fp8" : "f32";
-}
-
-int eng_kv_type_parse(const char *s, enum eng_kv_type *out, struct err *e)
-{
-	for (enum eng_kv_type t = ENG_KV_F32; t <= ENG_KV_FP8; t++)
-		if (!strcmp(s, eng_kv_type_name(t))) {
-			*out = t;
-			return 0;
-		}
-	return err_set(e, ERR_USAGE, "--kv-type: '%s' is not f32, bf16 or fp8", s);
-}
-
 int eng_model_open(const char *dir, const struct eng_opts *o, struct eng_model **out,
 		   struct err *e)
 {
