@@ -716,6 +716,9 @@ static void test_mla_attn(void)
 		{1, 1, 7, 4, 0},    {1, 3, 64, 9, 5},	{3, 2, 129, 64, 0},
 		{17, 3, 33, 8, 100}, {3, 4, 512, 64, 40}, {1, 16, 512, 64, 300},
 		{2, 2, 70, 6, 37},
+		/* rows wider than one pass of arranged query columns (1024): a partial second
+		   pass with vector and scalar tails; a third pass of one column */
+		{2, 2, 1100, 64, 9}, {1, 1, 2047, 2, 6},
 	};
 	static const enum kern_dtype types[] = {KD_F32, KD_BF16, KD_F8_E4M3};
 	const struct kern_ops *ref = kern_cpu_reference();

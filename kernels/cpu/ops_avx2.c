@@ -61,6 +61,20 @@ static inline vf v_load_bf16(const uint16_t *p)
 	__m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
 	return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
+/* each 32-bit lane holds a pair, the even value in its low half */
+static inline void v_load_bf16x2(const uint16_t *p, vf *even, vf *odd)
+{
+	__m256i w = _mm256_loadu_si256((const __m256i *)p);
+	*even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+	*odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32((int)0xffff0000u)));
+}
+static inline void v_zip(vf a, vf b, vf *lo, vf *hi)
+{
+	/* unpack interleaves within 128-bit halves: l = a0 b0 a1 b1 | a4 b4 a5 b5 */
+	__m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);
+	*lo = _mm256_permute2f128_ps(l, h, 0x20);
+	*hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
 static inline vf v_load_f16(const uint16_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
@@ -71,6 +85,13 @@ static inline vf v_load_f8(const uint8_t *p)
 	   clears; exponent and mantissa land in the f16 fields */
 	__m128i h = _mm_slli_epi16(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)p)), 7);
 	return _mm256_cvtph_ps(_mm_and_si128(h, _mm_set1_epi16((short)0xbf80)));
+}
+static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
+{
+	__m256i h = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)), 7);
+	h = _mm256_and_si256(h, _mm256_set1_epi16((short)0xbf80));
+	*lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+	*hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
 }
 #define OPS_TABLE kern_cpu_avx2_ops
 #define OPS_NAME "avx2"

@@ -49,6 +49,22 @@ static inline vf v_load_bf16(const uint16_t *p)
 	__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
 	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
+/* each 32-bit lane holds a pair, the even value in its low half */
+static inline void v_load_bf16x2(const uint16_t *p, vf *even, vf *odd)
+{
+	__m512i w = _mm512_loadu_si512(p);
+	*even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+	*odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32((int)0xffff0000u)));
+}
+static inline void v_zip(vf a, vf b, vf *lo, vf *hi)
+{
+	/* indices 16 and up pick from b */
+	const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+	const __m512i ih =
+		_mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+	*lo = _mm512_permutex2var_ps(a, il, b);
+	*hi = _mm512_permutex2var_ps(a, ih, b);
+}
 static inline vf v_load_f16(const uint16_t *p)
 {
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
@@ -59,6 +75,13 @@ static inline vf v_load_f8(const uint8_t *p)
 	   clears; exponent and mantissa land in the f16 fields */
 	__m256i h = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)), 7);
 	return _mm512_cvtph_ps(_mm256_and_si256(h, _mm256_set1_epi16((short)0xbf80)));
+}
+static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
+{
+	__m512i h = _mm512_slli_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)p)), 7);
+	h = _mm512_and_si512(h, _mm512_set1_epi16((short)0xbf80));
+	*lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+	*hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 #define OPS_TABLE kern_cpu_avx512_ops
 #define OPS_NAME "avx512"

@@ -16,6 +16,7 @@ typedef float vf __attribute__((vector_size(16)));
 typedef uint32_t vu __attribute__((vector_size(16)));
 typedef int32_t vi __attribute__((vector_size(16)));
 typedef uint16_t vh __attribute__((vector_size(8)));
+typedef uint16_t vh2 __attribute__((vector_size(16)));
 #define VL 4
 #define F8_RAW 1.0f
 #define LIN_MR 4
@@ -72,6 +73,19 @@ static inline vf v_load_bf16(const uint16_t *p)
 	memcpy(&h, p, sizeof h);
 	return (vf)(__builtin_convertvector(h, vu) << 16);
 }
+/* shuffles by element index, so the split does not depend on byte order */
+static inline void v_load_bf16x2(const uint16_t *p, vf *even, vf *odd)
+{
+	vh2 h;
+	memcpy(&h, p, sizeof h);
+	*even = (vf)(__builtin_convertvector(__builtin_shufflevector(h, h, 0, 2, 4, 6), vu) << 16);
+	*odd = (vf)(__builtin_convertvector(__builtin_shufflevector(h, h, 1, 3, 5, 7), vu) << 16);
+}
+static inline void v_zip(vf a, vf b, vf *lo, vf *hi)
+{
+	*lo = __builtin_shufflevector(a, b, 0, 4, 1, 5);
+	*hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+}
 static inline vf v_load_f16(const uint16_t *p)
 {
 	vh h16;
@@ -89,6 +103,11 @@ static inline vf v_load_f8(const uint8_t *p)
 {
 	const float *t = kern_f8e4m3_lut;
 	return (vf){t[p[0]], t[p[1]], t[p[2]], t[p[3]]};
+}
+static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
+{
+	*lo = v_load_f8(p);
+	*hi = v_load_f8(p + VL);
 }
 
 #define OPS_TABLE kern_cpu_scalar_ops

@@ -12,6 +12,9 @@
  *   v_load_bf16, v_load_f16  VL values as F32, exactly as kern_bf16/f16_to_f32
  *   v_load_f8                VL e4m3 bytes as raw values: true = raw * F8_RAW, exact for
  *                            every non-NaN byte
+ *   v_load_bf16x2(p, &e, &o) 2*VL bf16 values split: e = p[0], p[2], ..., o = p[1], p[3], ...
+ *   v_zip(a, b, &lo, &hi)    the inverse: lo = a[0], b[0], a[1], b[1], ..., hi the rest
+ *   v_load_f8x2(p, &lo, &hi) 2*VL e4m3 bytes in order, as v_load_f8 of p and of p + VL
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
  *
@@ -75,29 +78,6 @@ static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 	case KD_F16: return v_load_f16((const uint16_t *)row + k);
 	default: return v_load_f8((const uint8_t *)row + k);
 	}
-}
-
-/*
- * q[0:n] · cache values [k0, k0+n) of one row, decoded as they are loaded (FP8: without
- * the row scale). Two accumulators hide FMA latency.
- */
-static ALWAYS_INLINE float dot_kv(const float *q, const void *vals, size_t k0, size_t n,
-				  const int dt)
-{
-	vf s0 = v_zero(), s1 = v_zero();
-	size_t k = 0;
-	for (; k + 2 * VL <= n; k += 2 * VL) {
-		s0 = v_fma(v_load(q + k), w_vec(vals, k0 + k, dt), s0);
-		s1 = v_fma(v_load(q + k + VL), w_vec(vals, k0 + k + VL, dt), s1);
-	}
-	if (k + VL <= n) {
-		s0 = v_fma(v_load(q + k), w_vec(vals, k0 + k, dt), s0);
-		k += VL;
-	}
-	float s = v_hsum(v_add(s0, s1)) * RAW_FACTOR(dt);
-	for (; k < n; k++)
-		s += q[k] * w_scalar(vals, k0 + k, dt);
-	return s;
 }
 
 static inline vf v_exp(vf x)
@@ -568,6 +548,118 @@ static inline float kv_row_scale(const uint8_t *row)
 }
 
 /*
+ * Cache rows are read 2*VL values at a time, as two vectors. BF16 splits such a block
+ * into its even- and its odd-indexed values (one shift and one mask for both, where the
+ * in-order decode takes a widening and a shift per vector), so the query is arranged
+ * once per (query, head) in that order, and the latent sums are accumulated in it and
+ * interleaved back once when stored. F32 and FP8 keep the stored order; FP8 widens
+ * 2*VL bytes with one load, shift and mask before the two f16 conversions.
+ */
+static ALWAYS_INLINE void kv_pair(vf *a, vf *b, const void *vals, size_t k, const int dt)
+{
+	if (dt == KD_BF16) {
+		v_load_bf16x2((const uint16_t *)vals + k, a, b);
+	} else if (dt == KD_F8_E4M3) {
+		v_load_f8x2((const uint8_t *)vals + k, a, b);
+	} else {
+		*a = w_vec(vals, k, dt);
+		*b = w_vec(vals, k + VL, dt);
+	}
+}
+
+/* Query columns arranged per pass over the cache (a multiple of 2*VL): DeepSeek's
+   kv_lora_rank + qk_rope_head_dim = 576 take one pass, on the stack. */
+#define MLA_QCOLS 1024
+
+/*
+ * qa[0:w] = columns [c0, c0+w) of the query (q_lat, then q_pe: a cache row's layout),
+ * whole 2*VL blocks in kv_pair's order, the rest as stored.
+ */
+static ALWAYS_INLINE void mla_query(float *qa, const float *ql, const float *qp, size_t lora,
+				    size_t c0, size_t w, const int dt)
+{
+	size_t wb = w / (2 * VL) * (2 * VL);
+	for (size_t j = 0; j < w; j++) {
+		size_t c = c0 + j, d = j;
+		if (dt == KD_BF16 && j < wb)
+			d = j - j % (2 * VL) + (j & 1) * VL + j % (2 * VL) / 2;
+		qa[d] = c < lora ? ql[c] : qp[c - lora];
+	}
+}
+
+/*
+ * For np rows from vals (rb bytes apart): d[p] (+)= qa · values [c0, c0+w), raw (FP8
+ * without the row scale); the first pass (c0 = 0) sets d. Rows share the query loads,
+ * and 2*np accumulators hide FMA latency even on rows as short as a small model's.
+ */
+static ALWAYS_INLINE void mla_dots(float *d, const float *qa, const uint8_t *vals, size_t rb,
+				   size_t c0, size_t w, const int np, const int dt)
+{
+	vf acc[4][2];
+#pragma GCC unroll 4
+	for (int p = 0; p < np; p++)
+		acc[p][0] = acc[p][1] = v_zero();
+	size_t j = 0;
+	for (; j + 2 * VL <= w; j += 2 * VL) {
+		vf q0 = v_load(qa + j), q1 = v_load(qa + j + VL);
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++) {
+			vf x, y;
+			kv_pair(&x, &y, vals + (size_t)p * rb, c0 + j, dt);
+			acc[p][0] = v_fma(q0, x, acc[p][0]);
+			acc[p][1] = v_fma(q1, y, acc[p][1]);
+		}
+	}
+	if (j + VL <= w) {
+		vf q0 = v_load(qa + j);
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++)
+			acc[p][0] = v_fma(q0, w_vec(vals + (size_t)p * rb, c0 + j, dt), acc[p][0]);
+		j += VL;
+	}
+#pragma GCC unroll 4
+	for (int p = 0; p < np; p++) {
+		float s = v_hsum(v_add(acc[p][0], acc[p][1])) * RAW_FACTOR(dt);
+		for (size_t k = j; k < w; k++)
+			s += qa[k] * w_scalar(vals + (size_t)p * rb, c0 + k, dt);
+		d[p] = c0 ? d[p] + s : s;
+	}
+}
+
+/*
+ * o[k : k + np*2*VL] = inv * sum over len rows of s[t] * values: np pairs of
+ * accumulators stay in registers over all positions.
+ */
+static ALWAYS_INLINE void mla_lat(float *o, const float *s, const uint8_t *vals, size_t rb,
+				  size_t len, size_t k, float inv, const int np, const int dt)
+{
+	vf acc[4][2];
+#pragma GCC unroll 4
+	for (int p = 0; p < np; p++)
+		acc[p][0] = acc[p][1] = v_zero();
+	for (size_t t = 0; t < len; t++) {
+		const uint8_t *row = vals + t * rb;
+		vf pv = v_set1(s[t] * RAW_FACTOR(dt));
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++) {
+			vf x, y;
+			kv_pair(&x, &y, row, k + (size_t)p * 2 * VL, dt);
+			acc[p][0] = v_fma(pv, x, acc[p][0]);
+			acc[p][1] = v_fma(pv, y, acc[p][1]);
+		}
+	}
+	vf iv = v_set1(inv);
+#pragma GCC unroll 4
+	for (int p = 0; p < np; p++) {
+		vf lo = v_mul(acc[p][0], iv), hi = v_mul(acc[p][1], iv);
+		if (dt == KD_BF16)
+			v_zip(lo, hi, &lo, &hi);
+		v_store(o + k + (size_t)p * 2 * VL, lo);
+		v_store(o + k + (size_t)p * 2 * VL + VL, hi);
+	}
+}
+
+/*
  * Items [b, e) of (query, head), the cache in type dt. Each cache row is decoded inside
  * the score dot products and again inside the weighted sum, never into a copy: the
  * cache is the one large thing attention reads, and a narrower type is fewer bytes.
@@ -576,26 +668,35 @@ static inline float kv_row_scale(const uint8_t *row)
 static ALWAYS_INLINE void mla_items(const struct kern_mla_args *a, size_t b, size_t e,
 				    int thread, const int dt)
 {
-	size_t lora = a->lora, rope = a->rope;
-	size_t rb = kern_kv_row_bytes(dt, lora + rope);
+	size_t lora = a->lora, width = a->lora + a->rope;
+	size_t rb = kern_kv_row_bytes(dt, width);
 	size_t off = dt == KD_F8_E4M3 ? sizeof(float) : 0; /* values follow an FP8 row's scale */
-	const uint8_t *cache = a->cache;
+	const uint8_t *cache = a->cache, *vals = cache + off;
 	float *s = a->scratch + (size_t)thread * a->scratch_stride;
+	float qa[MLA_QCOLS] __attribute__((aligned(64)));
 	for (size_t item = b; item < e; item++) {
 		size_t i = item / a->heads;
-		const float *ql = a->q_lat + item * lora, *qp = a->q_pe + item * rope;
-		size_t len = a->pos0 + i + 1;
+		const float *ql = a->q_lat + item * lora, *qp = a->q_pe + item * a->rope;
+		size_t len = a->pos0 + i + 1, t;
+		size_t c0 = 0;
+		do { /* raw scores, one pass per MLA_QCOLS columns of the row */
+			size_t w = min_sz(MLA_QCOLS, width - c0);
+			mla_query(qa, ql, qp, lora, c0, w, dt);
+			for (t = 0; t + 4 <= len; t += 4)
+				mla_dots(s + t, qa, vals + t * rb, rb, c0, w, 4, dt);
+			for (; t < len; t++)
+				mla_dots(s + t, qa, vals + t * rb, rb, c0, w, 1, dt);
+		} while ((c0 += MLA_QCOLS) < width);
 		float mx = -INFINITY;
-		for (size_t t = 0; t < len; t++) {
-			const uint8_t *row = cache + t * rb;
-			float d = dot_kv(ql, row + off, 0, lora, dt) + dot_kv(qp, row + off, lora, rope, dt);
+		for (t = 0; t < len; t++) {
+			float d = s[t];
 			if (dt == KD_F8_E4M3)
-				d *= kv_row_scale(row);
+				d *= kv_row_scale(cache + t * rb);
 			s[t] = a->scale * d;
 			if (s[t] > mx)
 				mx = s[t];
 		}
-		size_t lv = len / VL * VL, t;
+		size_t lv = len / VL * VL;
 		vf mv = v_set1(mx), sv = v_zero();
 		for (t = 0; t < lv; t += VL) {
 			vf ev = v_exp(v_sub(v_load(s + t), mv));
@@ -610,37 +711,25 @@ static ALWAYS_INLINE void mla_items(const struct kern_mla_args *a, size_t b, siz
 		if (dt == KD_F8_E4M3)
 			for (t = 0; t < len; t++)
 				s[t] *= kv_row_scale(cache + t * rb);
-		vf inv = v_set1((float)(1.0 / sum));
+		float inv = (float)(1.0 / sum);
 		float *o = a->out + item * lora;
 		size_t k = 0;
-		/* 4 vectors of output at a time held in registers across all positions */
-		for (; k + 4 * VL <= lora; k += 4 * VL) {
-			vf acc0 = v_zero(), acc1 = v_zero(), acc2 = v_zero(), acc3 = v_zero();
-			for (t = 0; t < len; t++) {
-				const void *kv = cache + t * rb + off;
-				vf pv = v_set1(s[t] * RAW_FACTOR(dt));
-				acc0 = v_fma(pv, w_vec(kv, k, dt), acc0);
-				acc1 = v_fma(pv, w_vec(kv, k + VL, dt), acc1);
-				acc2 = v_fma(pv, w_vec(kv, k + 2 * VL, dt), acc2);
-				acc3 = v_fma(pv, w_vec(kv, k + 3 * VL, dt), acc3);
-			}
-			v_store(o + k, v_mul(acc0, inv));
-			v_store(o + k + VL, v_mul(acc1, inv));
-			v_store(o + k + 2 * VL, v_mul(acc2, inv));
-			v_store(o + k + 3 * VL, v_mul(acc3, inv));
-		}
-		for (; k + VL <= lora; k += VL) {
+		for (; k + 8 * VL <= lora; k += 8 * VL)
+			mla_lat(o, s, vals, rb, len, k, inv, 4, dt);
+		for (; k + 2 * VL <= lora; k += 2 * VL)
+			mla_lat(o, s, vals, rb, len, k, inv, 1, dt);
+		if (k + VL <= lora) {
 			vf acc = v_zero();
 			for (t = 0; t < len; t++)
-				acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)),
-					    w_vec(cache + t * rb + off, k, dt), acc);
-			v_store(o + k, v_mul(acc, inv));
+				acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)), w_vec(vals + t * rb, k, dt), acc);
+			v_store(o + k, v_mul(acc, v_set1(inv)));
+			k += VL;
 		}
 		for (; k < lora; k++) {
 			float acc = 0;
 			for (t = 0; t < len; t++)
-				acc += s[t] * w_scalar(cache + t * rb + off, k, dt);
-			o[k] = acc * (float)(1.0 / sum);
+				acc += s[t] * w_scalar(vals + t * rb, k, dt);
+			o[k] = acc * inv;
 		}
 	}
 }
