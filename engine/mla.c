@@ -2,10 +2,10 @@
  * mla.c — Multi-head Latent Attention in the absorbed form, over the compressed cache.
  *
  * Per position and layer the cache holds only C + R values (F32, BF16 or FP8): the
- * normed latent c_kv and the rotated shared k_pe. Instead of expanding c_kv to per-head keys and values, the
- * query's no-rope part is pushed through W_UK (q_lat = q_nope · W_UK_h, C values per
- * head) and the attention output stays in latent space until W_UV maps it to Vh values
- * per head. This is the decode path DeepSeek describes; prefill uses the same math over
+ * normed latent c_kv and the rotated shared k_pe. Instead of expanding c_kv to per-head
+ * keys and values, the query's no-rope part is pushed through W_UK (q_lat = q_nope ·
+ * W_UK_h, C values per head) and the attention output stays in latent space until W_UV
+ * maps it to Vh values per head. This is the decode path DeepSeek describes; prefill uses the same math over
  * N positions at a time, so the two agree by construction.
  */
 #include <string.h>
