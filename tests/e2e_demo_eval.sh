@@ -1,8 +1,13 @@
 #!/bin/sh
-# The shipped demo model scores a fresh held-out sample through ponder's own C engine
-# (greedy, the FP8 checkpoint): 200 problems per task, pass marks a little below the
-# figures in models/demo/README.md. Comparisons are scored but have no mark: the
-# current model is weak at them (README).
+# The shipped demo model scores fresh problems through ponder's own C engine (greedy,
+# the FP8 checkpoint), in the held-out phrasing split (templates never seen in
+# training): 200 problems per single-turn category through `ponder --batch`, and 50
+# two-turn follow-up conversations through the real CLI (`ponder --json`, then
+# `ponder -c --json`, each conversation in its own fresh state folder).
+# Pass marks: about 5 points under what the shipped model scores with this seed (add 78,
+# sub 56.5, mul 61, cmp 51, word 64, other 94.5, follow 68 of 50), so a regression fails
+# while a different CPU's last float bits do not. These are far under the targets of
+# docs/demo-model.md: held-out phrasings are the model's weak point (see there).
 if [ ! -f models/demo/config.json ]; then
 	echo "SKIP demo_eval: no model at models/demo"
 	exit 0
@@ -11,9 +16,14 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "SKIP demo_eval: python3 is not installed"
 	exit 0
 fi
-out=$(python3 tools/demo/eval_engine.py --ponder "${BIN:-bin/ponder}" --mode batch --n 200 --seed 20261125 \
-	--tasks add4,sub4,mul32,word,cmp \
-	--min add4=0.97,sub4=0.96,mul32=0.96,word=0.96 2>&1)
+out=$(python3 tools/demo/eval_engine.py --ponder "${BIN:-bin/ponder}" --mode batch --split heldout \
+	--n 200 --seed 20261125 --cats add,sub,mul,cmp,word,other \
+	--min add=0.72,sub=0.50,mul=0.55,cmp=0.45,word=0.58,other=0.90 2>&1)
 rc=$?
+out2=$(python3 tools/demo/eval_engine.py --ponder "${BIN:-bin/ponder}" --mode cli --split heldout \
+	--n 50 --seed 20261125 --cats follow --jobs 2 \
+	--min follow=0.56 2>&1)
+rc2=$?
 echo "$out"
-if [ $rc -eq 0 ]; then echo "PASS demo_eval"; else echo "FAIL demo_eval: below a pass mark"; fi
+echo "$out2"
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ]; then echo "PASS demo_eval"; else echo "FAIL demo_eval: below a pass mark, or ponder failed"; fi

@@ -1,13 +1,15 @@
-"""Greedy accuracy of the demo model in PyTorch, per task, on fresh held-out problems.
+"""Accuracy of the demo model in PyTorch, per category, on fresh problems.
 
 Loads either the float training checkpoint (--float out/model.pt) or an exported
 Hugging Face folder (--hf models/demo: FP8 blocks dequantized with weight_scale_inv),
-renders each question with the R1 template, decodes greedily with a KV cache until EOS
-and parses "The answer is N." after </think>. The eval seed differs from the training
-seed, and the problems come from data.eval_set (fixed operand sizes per task).
+renders each conversation with the R1 template, decodes with a KV cache until EOS
+(greedy, or sampled at --temperature) and parses the answer after </think>. Problems
+come from data.eval_set: by default the held-out phrasing templates, with an eval seed
+unlike the training seed. For follow-ups the earlier turn is given as history with its
+correct answer (tools/demo/eval_engine.py --mode cli asks it through the real CLI).
 
-Usage: /usr/bin/python3 tools/demo/eval.py --hf models/demo [--n 200] [--tasks add4,sub4]
-Prints one line per task and a JSON summary; --show K prints K failures per task.
+Usage: /usr/bin/python3 tools/demo/eval.py --hf models/demo [--n 200] [--cats add,sub]
+Prints one line per category and a JSON summary; --show K prints K failures each.
 """
 import argparse
 import json
@@ -24,7 +26,6 @@ from tok import Tokenizer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ALL_TASKS = ["add4", "sub4", "mul32", "word", "cmp", "add6", "sub6", "subneg"]
 
 
 def load_model(args):
@@ -40,21 +41,28 @@ def load_model(args):
     return m.float().eval()
 
 
-def run_task(m, tk, task, n, seed, batch, max_new):
-    probs = data.eval_set(task, n, seed)
+def conversation_prompts(tk, problem):
+    """The prompt ids for the last turn, earlier turns answered correctly."""
+    hist = [(q, data.answer_text(None if w == "other" else w))
+            for q, w in zip(problem["turns"][:-1], problem["wants"][:-1])]
+    return tk.prompt_ids(problem["turns"][-1], hist)
+
+
+def run_category(m, tk, cat, args, seed_gen=None):
+    probs = data.eval_set(cat, args.n, args.seed, args.split)
     ok = 0
     fails = []
-    for i in range(0, n, batch):
-        chunk = probs[i:i + batch]
-        prompts = [tk.prompt_ids(q) for q, _ in chunk]
-        outs = m.generate(prompts, max_new, tk.eos)
-        for (q, want), o in zip(chunk, outs):
+    for i in range(0, len(probs), args.batch):
+        chunk = probs[i:i + args.batch]
+        prompts = [conversation_prompts(tk, p) for p in chunk]
+        outs = m.generate(prompts, args.max_new, tk.eos, args.temperature, seed_gen)
+        for p, o in zip(chunk, outs):
             text = tk.decode(o, skip_special=True)
             got = data.parse_answer(text)
-            if got == want:
+            if got == p["wants"][-1]:
                 ok += 1
             else:
-                fails.append((q, want, got, text))
+                fails.append((p["turns"], p["wants"][-1], got, text))
     return ok, fails
 
 
@@ -68,8 +76,8 @@ def expert_balance(m, tk, n=200, seed=4321):
     moes = m.moe_layers()
     tot = [torch.zeros(cfg.n_routed_experts) for _ in moes]
     for _ in range(n):
-        _, q, reas, ans = data.example(rng)
-        ids = torch.tensor([tk.prompt_ids(q) + tk.completion_ids(reas, ans)])
+        _, hist, q, reas, ans = data.example(rng)
+        ids = torch.tensor([tk.prompt_ids(q, hist) + tk.completion_ids(reas, ans)])
         for mo in moes:
             mo.valid = None
         _, h = m(ids, want_hidden=True)
@@ -89,11 +97,13 @@ def main():
     ap.add_argument("--hf", help="exported checkpoint folder (FP8)")
     ap.add_argument("--float", default=os.path.join(HERE, "out/model.pt"))
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models/demo/tokenizer.json"))
-    ap.add_argument("--tasks", default=",".join(ALL_TASKS), help="comma list; '' for none")
+    ap.add_argument("--cats", default=",".join(data.CATEGORIES), help="comma list; '' for none")
+    ap.add_argument("--split", choices=data.SPLITS, default="heldout")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=777)
+    ap.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
     ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--max-new", type=int, default=400)
+    ap.add_argument("--max-new", type=int, default=600)
     ap.add_argument("--show", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="write the summary here")
@@ -102,15 +112,18 @@ def main():
     torch.set_num_threads(args.threads)
     tk = Tokenizer.load(args.tokenizer)
     m = load_model(args)
-    summary = {"weights": args.hf or args.float, "n": args.n, "seed": args.seed, "tasks": {}}
-    for task in filter(None, args.tasks.split(",")):
+    gen = torch.Generator().manual_seed(args.seed)
+    summary = {"mode": "pytorch", "weights": args.hf or args.float, "split": args.split,
+               "temperature": args.temperature, "n": args.n, "seed": args.seed, "categories": {}}
+    for cat in filter(None, args.cats.split(",")):
         t0 = time.time()
-        ok, fails = run_task(m, tk, task, args.n, args.seed, args.batch, args.max_new)
-        acc = ok / args.n
-        summary["tasks"][task] = acc
-        print(f"{task:8s} {ok:4d}/{args.n}  {100 * acc:5.1f}%  ({time.time() - t0:.0f}s)", flush=True)
-        for q, want, got, text in fails[:args.show]:
-            print(f"   Q: {q}\n   want {want} got {got}\n   " + text.replace("\n", "\n   "))
+        ok, fails = run_category(m, tk, cat, args, gen)
+        summary["categories"][cat] = {"ok": ok, "n": args.n, "acc": ok / args.n}
+        print(f"{cat:8s} {ok:4d}/{args.n}  {100 * ok / args.n:5.1f}%  ({time.time() - t0:.0f}s)",
+              flush=True)
+        for turns, want, got, text in fails[:args.show]:
+            print(f"   Q: {' / '.join(turns)}\n   want {want} got {got}\n   " +
+                  text.replace("\n", "\n   "))
     if args.balance:
         summary["expert_load"] = expert_balance(m, tk)
         for k, v in summary["expert_load"].items():

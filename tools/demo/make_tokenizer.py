@@ -26,8 +26,8 @@ def corpus_pieces(n, seed):
     rng = random.Random(seed)
     cnt = collections.Counter()
     for _ in range(n):
-        task, q, reas, ans = data.example(rng)
-        for text in (q, reas + "\n", "\n\n" + ans):
+        _, hist, q, reas, ans = data.example(rng)
+        for text in [q, reas + "\n", "\n\n" + ans] + [t for turn in hist for t in turn]:
             for piece in tok._SPLIT.split(text):
                 if piece and piece not in "0123456789\n":
                     cnt[tok.to_symbols(piece)] += 1

@@ -394,9 +394,10 @@ class DeepseekV3(nn.Module):
         return self.lm_head(self.model.norm(x))
 
     @torch.no_grad()
-    def generate(self, prompts, max_new, stop_id):
-        """Greedy decoding of a batch of prompts (lists of ids), left-padded; returns the
-        generated ids per prompt, cut after stop_id."""
+    def generate(self, prompts, max_new, stop_id, temperature=0.0, generator=None):
+        """Decoding of a batch of prompts (lists of ids), left-padded: greedy, or sampled
+        from softmax(logits / temperature) when temperature > 0. Returns the generated ids
+        per prompt, cut after stop_id."""
         B = len(prompts)
         L = max(len(p) for p in prompts)
         total = L + max_new
@@ -410,7 +411,11 @@ class DeepseekV3(nn.Module):
         out = [[] for _ in range(B)]
         done = [False] * B
         for _ in range(max_new):
-            nxt = logits.argmax(-1)
+            if temperature > 0:
+                probs = torch.softmax(logits.float() / temperature, -1)
+                nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            else:
+                nxt = logits.argmax(-1)
             for i in range(B):
                 if not done[i]:
                     out[i].append(int(nxt[i]))

@@ -51,25 +51,20 @@ def demo_config(vocab, args):
         bos_token_id=0, eos_token_id=1))
 
 
-def make_example(rng, tk, multi_turn):
+def make_example(rng, tk):
     """-> (ids, first target index): history turns are context only."""
-    task, q, reas, ans = data.example(rng)
-    hist = []
-    if rng.random() < multi_turn:
-        for _ in range(rng.choice([1, 1, 2])):
-            _, hq, _, ha = data.example(rng)
-            hist.append((hq, ha))
+    _, hist, q, reas, ans = data.example(rng)
     p = tk.prompt_ids(q, hist)
     c = tk.completion_ids(reas, ans)
     return p + c, len(p)
 
 
-def batches(seed, tk, tokens_per_batch, multi_turn, pool=384):
+def batches(seed, tk, tokens_per_batch, pool=384):
     """Endless stream of (ids [B,T], start [B]) with about tokens_per_batch tokens."""
     rng = random.Random(seed)
     brng = random.Random(seed + 1)
     while True:
-        ex = [make_example(rng, tk, multi_turn) for _ in range(pool)]
+        ex = [make_example(rng, tk) for _ in range(pool)]
         ex.sort(key=lambda e: len(e[0]))
         out, cur = [], []
         for e in ex:
@@ -103,13 +98,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models/demo/tokenizer.json"))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=3400)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch-tokens", type=int, default=2800)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--gamma", type=float, default=1e-3, help="bias update speed")
-    ap.add_argument("--multi-turn", type=float, default=0.08)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=8)
@@ -133,9 +127,7 @@ def main():
                     help="end after this step (schedule still planned for --steps); "
                          "replays a run that --max-minutes cut short")
     ap.add_argument("--init-from", help="start from this model.pt (fresh optimizer and schedule)")
-    ap.add_argument("--near", type=float, default=0.0,
-                    help="data.SUB_NEAR: share of equal-length subtractions with a shared prefix")
-    ap.add_argument("--mix", default="", help="task weights, e.g. add=0.2,sub=0.3 (others kept)")
+    ap.add_argument("--mix", default="", help="category weights, e.g. add=0.2,sub=0.3 (others kept)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--save-every", type=int, default=250)
@@ -144,11 +136,10 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    data.SUB_NEAR = args.near
     for kv in filter(None, args.mix.split(",")):
         k, v = kv.split("=")
         if k not in data.MIX:
-            raise SystemExit(f"--mix: unknown task {k!r} (tasks: {', '.join(data.MIX)})")
+            raise SystemExit(f"--mix: unknown category {k!r} (categories: {', '.join(data.MIX)})")
         data.MIX[k] = float(v)
     os.makedirs(args.out, exist_ok=True)
     tk = Tokenizer.load(args.tokenizer)
@@ -177,7 +168,7 @@ def main():
     logf = open(os.path.join(args.out, "train_log.jsonl"), "a" if args.resume else "w")
 
     step0 = 0
-    stream = batches(args.seed, tk, args.batch_tokens, args.multi_turn)
+    stream = batches(args.seed, tk, args.batch_tokens)
     if args.resume and os.path.exists(os.path.join(args.out, "state.pt")):
         st = torch.load(os.path.join(args.out, "state.pt"))
         model.load_state_dict(st["model"])
