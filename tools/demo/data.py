@@ -576,8 +576,6 @@ def _follow_k(rng, op, prev):
 def follow_up(rng, prev, split):
     """A question about the previous answer `prev`: (question, lines, result)."""
     op = rng.choices(["add", "sub", "rsub", "mul"], weights=[3, 3, 1, 3])[0]
-    if op == "rsub" and (op, split) not in FOLLOW_FRAMES:
-        op = "sub"
     k = _follow_k(rng, op, prev)
     q = rng.choice(FOLLOW_FRAMES[(op, split)]).format(k=k)
     a, b = (k, prev) if op == "rsub" else (prev, k)
@@ -652,10 +650,6 @@ def parse_answer(text):
     return m.group(1) if m else None
 
 
-def expected(answer_sentence):
-    return parse_answer(answer_sentence)
-
-
 def eval_set(cat, n, seed, split="heldout"):
     """n problems of a category: dicts with 'turns' (the questions, asked one after the
     other in one conversation) and 'wants' (the expected answer after each turn)."""
@@ -668,7 +662,7 @@ def eval_set(cat, n, seed, split="heldout"):
             out.append({"turns": [q1, vary(rng, q2, split)], "wants": [r1, r2]})
             continue
         _, hist, q, _, ans = generate(rng, cat, split)
-        out.append({"turns": [q], "wants": [expected(ans)]})
+        out.append({"turns": [q], "wants": [parse_answer(ans)]})
     return out
 
 

@@ -138,7 +138,7 @@ def main():
         for _ in range(args.prompts):
             cat = rng.choices(cats, weights=weights)[0]
             _, hist, q, _, ans = data.example(rng, cat)
-            batch.append((cat, tk.prompt_ids(q, hist), data.expected(ans)))
+            batch.append((cat, tk.prompt_ids(q, hist), data.parse_answer(ans)))
         prompts = [p for _, p, _ in batch for _ in range(args.group)]
         policy.eval()
         for mo in moes:
@@ -173,12 +173,13 @@ def main():
         rng.shuffle(order)
         halves = [order[:len(order) // 2], order[len(order) // 2:]]
         useful = [[i for i in h if rows[i]["adv"] != 0.0] for h in halves]
+        # the second half's old log-probabilities, before the first update moves the policy
         old_lp = {}
-        with torch.no_grad():
-            for h in useful[1:]:
-                if h:
-                    ids, start, lens = pack([rows[i]["seq"] for i in h], [rows[i]["start"] for i in h], tk.pad)
-                    old_lp[1] = token_logprobs(policy, ids, start, lens)[0]
+        if useful[1]:
+            with torch.no_grad():
+                ids, start, lens = pack([rows[i]["seq"] for i in useful[1]],
+                                        [rows[i]["start"] for i in useful[1]], tk.pad)
+                old_lp[1] = token_logprobs(policy, ids, start, lens)[0]
         stats = {"kl": [], "clip": [], "mtp": []}
         for hi, h in enumerate(useful):
             if not h:
