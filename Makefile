@@ -142,7 +142,7 @@ FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c engine/checkpo
   app/options.c app/paths.c \
   app/term_safe.c ui/theme.c ui/render_md.c ui/width.c
 fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h engine/*.h app/*.h ui/*.h)
+$(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h engine/*.h app/*.h ui/*.h tests/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -DPONDER_DATADIR='"$(DATADIR)"' \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \

@@ -22,6 +22,7 @@
 
 #include "engine/tok_internal.h" /* tok_bpe_force_path */
 #include "engine/tokenizer.h"
+#include "tests/byte_vocab.h"
 #include "tests/check.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -458,14 +459,7 @@ static char *byte_vocab_json(const char *extra_vocab, const char *merges, const 
 	char *j = malloc(cap);
 	size_t k = (size_t)snprintf(j, cap, "{'added_tokens':%s,'model':{'type':'BPE','vocab':{",
 				    added ? added : "[]");
-	for (int b = 0; b < 256; b++) {
-		unsigned cp;
-		if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE)
-			cp = (unsigned)b;
-		else
-			cp = 0x100 + (b <= 0x20 ? (unsigned)b : b <= 0xA0 ? (unsigned)b - 0x7F + 0x21 : 0x43);
-		k += (size_t)snprintf(j + k, cap - k, "%s'\\u%04x':%d", b ? "," : "", cp, b);
-	}
+	k = put_byte_vocab(j, cap, k, '\'');
 	k += (size_t)snprintf(j + k, cap - k, "%s%s},'merges':[%s]},'pre_tokenizer':%s,"
 				       "'decoder':{'type':'ByteLevel'}}",
 			      extra_vocab[0] ? "," : "", extra_vocab, merges, pretok);

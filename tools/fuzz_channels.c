@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "engine/channels.h"
+#include "tests/byte_vocab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,14 +31,7 @@ static struct tok *make_tok(const char *added)
 	size_t cap = 16384, k = 0;
 	char *j = malloc(cap);
 	k += (size_t)snprintf(j + k, cap - k, "{\"model\":{\"type\":\"BPE\",\"vocab\":{");
-	for (int b = 0; b < 256; b++) {
-		unsigned cp;
-		if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE)
-			cp = (unsigned)b;
-		else
-			cp = 0x100 + (b <= 0x20 ? (unsigned)b : b <= 0xA0 ? (unsigned)b - 0x7F + 0x21 : 0x43);
-		k += (size_t)snprintf(j + k, cap - k, "%s\"\\u%04x\":%d", b ? "," : "", cp, b);
-	}
+	k = put_byte_vocab(j, cap, k, '"');
 	k += (size_t)snprintf(j + k, cap - k,
 			      "},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"ByteLevel\","
 			      "\"add_prefix_space\":false,\"use_regex\":true},\"decoder\":{\"type\":"
