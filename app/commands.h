@@ -18,6 +18,7 @@ struct app_command {
 /* Terminated by an entry with name == NULL. */
 extern const struct app_command app_commands[];
 
+int app_cmd_bench(int argc, char **argv, struct err *e);
 int app_cmd_detokenize(int argc, char **argv, struct err *e);
 int app_cmd_history(int argc, char **argv, struct err *e);
 int app_cmd_info(int argc, char **argv, struct err *e);

@@ -27,12 +27,24 @@ const char *eng_kv_type_name(enum eng_kv_type t);
 /* A name as eng_kv_type_name gives it; ERR_USAGE naming the choices otherwise. */
 int eng_kv_type_parse(const char *s, enum eng_kv_type *out, struct err *e);
 
+/* The output head as stored (BF16 in DeepSeek's checkpoints), or re-quantised to FP8
+   e4m3 with 128x128 block scales at load: half the bytes read per decoded token, at the
+   cost of rounding the logits (docs/kernels.md, "The output head"). */
+enum eng_head_type { ENG_HEAD_STORED, ENG_HEAD_FP8 };
+
+/* "bf16" (as stored) or "fp8". */
+const char *eng_head_type_name(enum eng_head_type t);
+
+/* "bf16" or "fp8"; ERR_USAGE naming the choices otherwise. */
+int eng_head_type_parse(const char *s, enum eng_head_type *out, struct err *e);
+
 struct eng_opts {
 	int threads;           /* <= 0: one per core */
 	const char *kernels;   /* NULL: best for this CPU; else a kern_cpu_by_name() name */
 	bool load_mtp;         /* bind the MTP module when the checkpoint has one */
 	enum eng_kv_type kv_type; /* of every sequence of the model; zero: F32 (ponder's
 				     chat modes default to BF16) */
+	enum eng_head_type head; /* zero: as stored */
 };
 
 struct eng_model;
@@ -48,12 +60,18 @@ bool eng_model_has_mtp(const struct eng_model *m);
 int eng_model_threads(const struct eng_model *m);
 const char *eng_model_kernels(const struct eng_model *m);
 enum eng_kv_type eng_model_kv_type(const struct eng_model *m);
+enum eng_head_type eng_model_head_type(const struct eng_model *m);
 
 /* Bytes of KV cache per token that a sequence reserves: one row of the latent
    (kv_lora_rank + qk_rope_head_dim values in type t, an FP8 row with its scale) for each
    main layer, plus the one MTP layer when the sequence runs it. eng_state_new sizes the
    cache with it and `ponder info` reports it, so the two cannot disagree. */
 uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t);
+
+/* Bytes of weights one decoded token reads (engine/footprint.c says what counts):
+   matrices in the dtype the forward pass reads, FP8 ones with their scales, num_experts_per_tok routed
+   experts per MoE layer, the LM head; not the MTP module, not the KV cache. */
+uint64_t eng_decode_weight_bytes(const struct eng_model *m);
 
 /*
  * A sequence: its token history and compressed KV cache for up to `ctx` positions.

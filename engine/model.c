@@ -54,6 +54,9 @@ int eng_model_open(const char *dir, const struct eng_opts *o, struct eng_model *
 		rc = err_set(e, ERR_NOMEM, "could not start %d worker threads", o->threads);
 		goto fail;
 	}
+	if (o->head == ENG_HEAD_FP8 && (rc = model_head_fp8(m, e)))
+		goto fail;
+	m->head_type = m->w.lm_head.dtype == KD_F8_E4M3 ? ENG_HEAD_FP8 : ENG_HEAD_STORED;
 	const struct eng_config *c = m->cfg;
 	m->max_inter = (size_t)c->intermediate_size;
 	size_t shared = (size_t)(c->moe_intermediate_size * c->n_shared_experts);
@@ -75,6 +78,8 @@ void eng_model_close(struct eng_model *m)
 	kern_pool_free(m->pool);
 	rope_release(&m->rope);
 	weights_release(&m->w);
+	for (int i = 0; i < m->n_head_q; i++)
+		free(m->head_q[i]);
 	ckpt_close(m->ckpt);
 	free(m);
 }
@@ -85,6 +90,7 @@ bool eng_model_has_mtp(const struct eng_model *m) { return m->w.n_mtp > 0; }
 int eng_model_threads(const struct eng_model *m) { return kern_pool_threads(m->pool); }
 const char *eng_model_kernels(const struct eng_model *m) { return m->ops->name; }
 enum eng_kv_type eng_model_kv_type(const struct eng_model *m) { return m->kv_type; }
+enum eng_head_type eng_model_head_type(const struct eng_model *m) { return m->head_type; }
 
 uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t)
 {
@@ -128,7 +134,7 @@ static int scratch_alloc(struct eng_state *st, struct err *e)
 		{&s->out_lat, NULL, N * H * C}, {&s->o_in, NULL, N * H * Vh},
 		{&s->head_in, NULL, T * N * in_w}, {&s->head_out, NULL, T * N * out_w},
 		{&s->cos, NULL, N * (R / 2 + 1)}, {&s->sin, NULL, N * (R / 2 + 1)},
-		{&s->attn, NULL, T * st->ctx}, {&s->gate, NULL, N * I}, {&s->up, NULL, N * I},
+		{&s->attn, NULL, T * st->ctx}, {&s->h, NULL, 2 * N * I},
 		{&s->scores, NULL, N * (E ? E : 1)}, {NULL, &s->topk, N * (K ? K : 1)},
 		{&s->topk_w, NULL, N * (K ? K : 1)}, {NULL, &s->counts, E + 1},
 		{NULL, &s->rows, N * (K ? K : 1)}, {&s->row_w, NULL, N * (K ? K : 1)},

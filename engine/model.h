@@ -35,7 +35,13 @@ struct eng_model {
 	size_t max_inter; /* largest MLP intermediate size (dense, shared, expert) */
 	enum eng_kv_type kv_type;
 	enum kern_dtype kv_dtype; /* the same, as the kernels name it */
+	enum eng_head_type head_type;
+	void *head_q[4];  /* --head fp8: the re-quantised heads' bytes and scales */
+	int n_head_q;
 };
+
+/* --head fp8: the output heads (main, MTP) re-quantised to FP8 (head_fp8.c). */
+int model_head_fp8(struct eng_model *m, struct err *e);
 
 /* Scratch for one pass of up to N positions; sized once per state (no allocation in
    the per-token loop). */
@@ -55,14 +61,14 @@ struct fwd_scratch {
 	float *head_out; /* [threads][N][max(C, Vh)] per-head output */
 	float *cos, *sin;    /* [N][R/2] */
 	float *attn;     /* [threads][ctx] attention scores */
-	float *gate, *up;    /* [N][max_inter] */
+	float *h;        /* [2][N][max_inter] gated-MLP working space (kern_ffn.h) */
 	float *scores;   /* [N][E] router output */
 	int32_t *topk;   /* [N][K] chosen experts */
 	float *topk_w;   /* [N][K] their weights */
 	int32_t *counts; /* [E + 1] tokens per expert, then offsets */
 	int32_t *rows;   /* [N*K] token index per (expert, slot) */
 	float *row_w;    /* [N*K] weight per (expert, slot) */
-	float *xs, *ys;  /* [N][D] one expert's gathered inputs and outputs */
+	float *xs, *ys;  /* [N][D] experts' gathered inputs and outputs */
 	void *block;     /* the single allocation all of the above live in */
 };
 

@@ -18,15 +18,17 @@
 
 #include "engine/model.h"
 
+static struct kern_ffn ffn_of(const struct mlp_weights *mw, const float *x, float *h,
+			      float *y, size_t m)
+{
+	return (struct kern_ffn){&mw->gate, &mw->up, &mw->down, x, h, y, m};
+}
+
 void mlp_forward(struct eng_state *st, const struct mlp_weights *mw, const float *xn,
 		 float *y, size_t n)
 {
-	struct eng_model *m = st->m;
-	size_t I = mw->gate.rows;
-	m->ops->linear(m->pool, st->s.gate, xn, n, &mw->gate);
-	m->ops->linear(m->pool, st->s.up, xn, n, &mw->up);
-	m->ops->silu_mul(st->s.gate, st->s.gate, st->s.up, n * I);
-	m->ops->linear(m->pool, y, st->s.gate, n, &mw->down);
+	struct kern_ffn f = ffn_of(mw, xn, st->s.h, y, n);
+	st->m->ops->ffn_group(st->m->pool, &f, 1);
 }
 
 /* Index of the largest value among v[0..n) with allowed[i]; ties go to the lower index. */
@@ -118,6 +120,42 @@ static void route_token(const struct eng_config *c, const float *bias, float *lo
 	}
 }
 
+/* The routed experts of n tokens (already sorted into s->rows) and the shared expert
+   through one ffn_group call: inputs gathered into xs, outputs in ys, then summed into y. */
+static void moe_grouped(struct eng_state *st, const struct moe_weights *mw, const float *xn,
+			float *y, size_t n)
+{
+	struct eng_model *m = st->m;
+	const struct kern_ops *ops = m->ops;
+	struct fwd_scratch *s = &st->s;
+	size_t E = (size_t)m->cfg->n_routed_experts, D = (size_t)m->cfg->hidden_size;
+	struct kern_ffn f[KERN_FFN_GROUP_MAX];
+	size_t count = 0, hoff = 0;
+
+	if (mw->has_shared) {
+		f[count++] = ffn_of(&mw->shared, xn, s->h, y, n);
+		hoff = 2 * n * mw->shared.gate.rows;
+	} else {
+		memset(y, 0, n * D * sizeof *y);
+	}
+	for (size_t e = 0; e < E; e++) {
+		size_t begin = e ? (size_t)s->counts[e - 1] : 0, end = (size_t)s->counts[e];
+		if (begin == end)
+			continue;
+		if (count == KERN_FFN_GROUP_MAX) { /* more distinct experts than one call takes */
+			ops->ffn_group(m->pool, f, count);
+			count = 0;
+			hoff = 0;
+		}
+		ops->gather(s->xs + begin * D, xn, s->rows + begin, end - begin, D);
+		f[count++] = ffn_of(&mw->experts[e], s->xs + begin * D, s->h + hoff,
+				    s->ys + begin * D, end - begin);
+		hoff += 2 * (end - begin) * mw->experts[e].gate.rows;
+	}
+	ops->ffn_group(m->pool, f, count);
+	ops->scatter_add(y, s->ys, s->rows, s->row_w, s->counts[E - 1], D);
+}
+
 void moe_forward(struct eng_state *st, const struct moe_weights *mw, const float *xn,
 		 float *y, size_t n)
 {
@@ -145,6 +183,12 @@ void moe_forward(struct eng_state *st, const struct moe_weights *mw, const float
 	}
 	/* counts[e] now holds the end of expert e's range; its start is counts[e-1]. */
 
+	/* A few tokens (decode, MTP verification): all their experts in one group, so the
+	   whole MoE is two parallel regions. Their rows fit the scratch while n(K+1) <= N. */
+	if (n * (K + 1) <= FWD_CHUNK) {
+		moe_grouped(st, mw, xn, y, n);
+		return;
+	}
 	if (mw->has_shared)
 		mlp_forward(st, &mw->shared, xn, y, n);
 	else

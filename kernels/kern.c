@@ -160,23 +160,23 @@ size_t kern_fp8_find_nan(const uint8_t *p, size_t n)
 
 uint8_t kern_f32_to_f8e4m3(float f)
 {
-	uint8_t sign = signbit(f) ? 0x80 : 0;
-	float a = fabsf(f);
-	if (isnan(a))
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	uint8_t sign = (uint8_t)(u >> 24 & 0x80);
+	u &= 0x7fffffffu;
+	if (u > 0x7f800000u) /* NaN */
 		return sign | 0x7f;
-	if (a >= 448.0f) /* infinity included: e4m3fn has none */
+	if (u >= 0x43e00000u) /* 448 and above, infinity included: e4m3fn has none */
 		return sign | 0x7e;
-	if (a < 0x1p-6f) /* subnormal steps of 2^-9; rintf rounds ties to even */
+	if (u < 0x3c800000u) { /* below 2^-6: subnormal steps of 2^-9, rintf ties to even */
+		float a;
+		memcpy(&a, &u, sizeof a);
 		return sign | (uint8_t)rintf(a * 0x1p9f); /* 8 is 0x08, the smallest normal */
-	int e;
-	frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1): the leading bit is 2^(e-1) */
-	float q = rintf(ldexpf(a, 4 - e)); /* 1.mmm as 8..16 */
-	if (q == 16.0f) {
-		q = 8.0f;
-		e++;
 	}
-	/* exponent e - 1 with bias 7; below 448 it is at most 15 with mantissa <= 6 */
-	return sign | (uint8_t)((e + 6) << 3 | ((int)q - 8));
+	/* Round the f32 mantissa to 3 bits, ties to even (a carry moves into the exponent),
+	   then rebias the exponent from 127 to 7; below 448 the result is at most 0x7e. */
+	u += 0x7ffffu + (u >> 20 & 1);
+	return sign | (uint8_t)((u >> 20) - (120u << 3));
 }
 
 size_t kern_kv_row_bytes(enum kern_dtype t, size_t width)

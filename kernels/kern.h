@@ -46,12 +46,20 @@ struct kern_mat {
 
 /*
  * What the CPU kernels require of an FP8 matrix, checked once when a model loads: no
- * e4m3 NaN byte (0x7f, 0xff) and block scales with |scale| < KERN_FP8_SCALE_MAX (finite;
- * the SIMD decoders fold a factor of 256 into the scale, and no real weight needs a
- * scale near 2^120 when e4m3's largest value is 448). The fast kernels skip per-block
- * checks in their hot loops because of this.
+ * e4m3 NaN byte (0x7f, 0xff) and block scales with |scale| < KERN_FP8_SCALE_MAX = 128
+ * (finite; the AVX2 decoder folds a factor of 2^120 into the scale, and no real weight
+ * needs a scale near 128: e4m3's largest value is 448, and DeepSeek's scales are about
+ * 1e-4). The fast kernels skip per-block checks in their hot loops because of this.
  */
-#define KERN_FP8_SCALE_MAX 0x1p120f
+#define KERN_FP8_SCALE_MAX 0x1p7f
+
+/*
+ * dst[src.rows][src.cols] and scale[ceil(rows/128)][ceil(cols/128)] = src (any dtype, all
+ * of its view's rows) re-quantised to FP8 e4m3 with 128x128 blocks, scale = block amax /
+ * 448. A finite source meets the FP8 contract above. Runs on the pool.
+ */
+void kern_quantize_fp8(struct kern_pool *p, uint8_t *dst, float *scale,
+		       const struct kern_mat *src);
 
 /* Index of the first e4m3 NaN byte in p[0, n), or n when there is none. */
 size_t kern_fp8_find_nan(const uint8_t *p, size_t n);
@@ -95,6 +103,21 @@ struct kern_mla_args {
 	size_t scratch_stride; /* >= pos0 + n */
 };
 
+/*
+ * One gated MLP over m input rows: y[m][down.rows] = down · (silu(gate · x) ⊙ (up · x)).
+ * h is working space of 2 * m * gate.rows floats (the gate and up outputs).
+ */
+struct kern_ffn {
+	const struct kern_mat *gate, *up, *down;
+	const float *x; /* [m][gate.cols] */
+	float *h;       /* [2][m][gate.rows] */
+	float *y;       /* [m][down.rows] */
+	size_t m;
+};
+
+/* Most MLPs one ffn_group call takes (the active experts of a few tokens). */
+#define KERN_FFN_GROUP_MAX 64
+
 struct kern_ops {
 	const char *name; /* "reference", "avx2", "avx512", ... */
 
@@ -128,6 +151,14 @@ struct kern_ops {
 	void (*silu_mul)(float *out, const float *gate, const float *up, size_t n);
 
 	void (*mla_attn)(struct kern_pool *p, const struct kern_mla_args *a);
+
+	/*
+	 * count <= KERN_FFN_GROUP_MAX gated MLPs at once (a decode step's active and shared
+	 * experts): one parallel region computes gate and up rows of them all, with silu
+	 * applied as each row pair is done, and a second their down rows. A thread never
+	 * waits between experts, and a small expert still splits over every thread.
+	 */
+	void (*ffn_group)(struct kern_pool *p, const struct kern_ffn *f, size_t count);
 
 	/* dst[i][:] = src[rows[i]][:], i < m (collect the tokens routed to one expert). */
 	void (*gather)(float *dst, const float *src, const int32_t *rows, size_t m, size_t dim);

@@ -93,6 +93,37 @@ static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
 	*lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
 	*hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
 }
+/*
+ * Weights decode straight to f32 bits, in fewer instructions than through f16 (widen,
+ * shift, mask: no conversion): the sign-extended byte << 20 puts the sign in bit 31
+ * (copies in bits 27-30, which the mask clears) and exponent and mantissa at the top of
+ * the f32 fields. The value is then b's value * 2^-120 exactly (e4m3's subnormals become
+ * f32 subnormals), so F8W_RAW = 2^120 is folded into the block scale; kern.h's
+ * KERN_FP8_SCALE_MAX keeps that product finite.
+ */
+#define F8W_RAW 0x1p120f
+static inline vf v_load_f8w(const uint8_t *p)
+{
+	__m256i d = _mm256_slli_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)), 20);
+	return _mm256_castsi256_ps(_mm256_and_si256(d, _mm256_set1_epi32((int)0x87f00000u)));
+}
+/*
+ * Decode-time FP8 (few input rows): 32 bytes at once, no widening. Byte b of each 32-bit
+ * lane is moved to the top (<< 8*(3-b)), an arithmetic >> 4 puts its exponent and
+ * mantissa where v_load_f8w puts them with the sign copied above, and the mask keeps
+ * bit 31 and the fields: the same value * 2^-120, about 3 instructions a vector where
+ * the widening decode takes 5.
+ */
+#define F8_GROUP 32
+static inline void v_load_f8g(const uint8_t *p, vf out[4])
+{
+	const __m256i m = _mm256_set1_epi32((int)0x87f00000u);
+	__m256i w = _mm256_loadu_si256((const __m256i *)p);
+	out[0] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_srai_epi32(_mm256_slli_epi32(w, 24), 4), m));
+	out[1] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_srai_epi32(_mm256_slli_epi32(w, 16), 4), m));
+	out[2] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_srai_epi32(_mm256_slli_epi32(w, 8), 4), m));
+	out[3] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_srai_epi32(w, 4), m));
+}
 #define OPS_TABLE kern_cpu_avx2_ops
 #define OPS_NAME "avx2"
 #include "kernels/cpu/ops_tmpl.h"

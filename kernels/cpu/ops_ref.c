@@ -176,6 +176,18 @@ static void ref_scatter_add(float *dst, const float *src, const int32_t *rows,
 	}
 }
 
+static void ref_ffn_group(struct kern_pool *p, const struct kern_ffn *f, size_t count)
+{
+	for (size_t e = 0; e < count; e++) {
+		size_t I = f[e].gate->rows;
+		float *g = f[e].h, *u = f[e].h + f[e].m * I;
+		ref_linear(p, g, f[e].x, f[e].m, f[e].gate);
+		ref_linear(p, u, f[e].x, f[e].m, f[e].up);
+		ref_silu_mul(g, g, u, f[e].m * I);
+		ref_linear(p, f[e].y, g, f[e].m, f[e].down);
+	}
+}
+
 const struct kern_ops kern_cpu_ref_ops = {
 	.name = "reference",
 	.linear = ref_linear,
@@ -186,6 +198,7 @@ const struct kern_ops kern_cpu_ref_ops = {
 	.softmax = ref_softmax,
 	.silu_mul = ref_silu_mul,
 	.mla_attn = ref_mla_attn,
+	.ffn_group = ref_ffn_group,
 	.gather = ref_gather,
 	.scatter_add = ref_scatter_add,
 };

@@ -15,12 +15,18 @@
  *   v_load_bf16x2(p, &e, &o) 2*VL bf16 values split: e = p[0], p[2], ..., o = p[1], p[3], ...
  *   v_zip(a, b, &lo, &hi)    the inverse: lo = a[0], b[0], a[1], b[1], ..., hi the rest
  *   v_load_f8x2(p, &lo, &hi) 2*VL e4m3 bytes in order, as v_load_f8 of p and of p + VL
+ *   v_load_f8w, F8W_RAW      the decode weights use: VL e4m3 bytes, true = raw * F8W_RAW;
+ *                            it may need a larger factor than v_load_f8 (AVX2: 2^120), so
+ *                            the KV cache, whose row scales are not bounded, keeps v_load_f8
+ *   F8_GROUP, v_load_f8g     optional: F8_GROUP = 4*VL bytes as 4 vectors of raw values
+ *                            (factor F8W_RAW), lane j of vector b = byte 4j+b; the direct
+ *                            FP8 path then arranges its input to match (f8g_arrange)
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
  *
  * FP8 matrices meet kern.h's contract (no NaN byte, |scale| < KERN_FP8_SCALE_MAX), which
  * the engine checks once at load, so the hot loops decode every byte the fast way and
- * scale * F8_RAW is always a finite float.
+ * scale * F8W_RAW is always a finite float.
  *
  * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
  * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
@@ -51,7 +57,9 @@
 #define PAR_MIN_WORK 32768
 
 /* What one decoded value of dt must be multiplied by, besides the block scale. */
-#define RAW_FACTOR(dt) ((dt) == KD_F8_E4M3 ? F8_RAW : 1.0f)
+#define RAW_FACTOR(dt) ((dt) == KD_F8_E4M3 ? F8W_RAW : 1.0f)
+/* The same for a value of the KV cache (its FP8 rows use v_load_f8). */
+#define KV_RAW(dt) ((dt) == KD_F8_E4M3 ? F8_RAW : 1.0f)
 
 static inline size_t min_sz(size_t a, size_t b)
 {
@@ -76,8 +84,14 @@ static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 	case KD_F32: return v_load((const float *)row + k);
 	case KD_BF16: return v_load_bf16((const uint16_t *)row + k);
 	case KD_F16: return v_load_f16((const uint16_t *)row + k);
-	default: return v_load_f8((const uint8_t *)row + k);
+	default: return v_load_f8w((const uint8_t *)row + k);
 	}
+}
+
+/* VL values of a KV-cache row from column k as F32 (F8: multiply by KV_RAW(dt) * row scale). */
+static ALWAYS_INLINE vf kv_vec(const void *row, size_t k, const int dt)
+{
+	return dt == KD_F8_E4M3 ? v_load_f8((const uint8_t *)row + k) : w_vec(row, k, dt);
 }
 
 static inline vf v_exp(vf x)
@@ -127,11 +141,66 @@ static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const flo
 	}
 }
 
+#ifdef F8_GROUP
+/*
+ * The same for FP8 in the table's grouped decode: F8_GROUP bytes become 4 vectors whose
+ * lane j of vector b is byte 4j+b, so xi must be arranged by f8g_arrange. Two
+ * accumulators per row keep the FMA chains short.
+ */
+static ALWAYS_INLINE void direct_part_f8g(vf *part, const void *const *wr, const float *xi,
+					  size_t kb, size_t ke, const int nrw)
+{
+	vf part2[4];
+#pragma GCC unroll 4
+	for (int j = 0; j < nrw; j++)
+		part[j] = part2[j] = v_zero();
+	for (size_t k = kb; k < ke; k += F8_GROUP) {
+		vf x0 = v_load(xi + k), x1 = v_load(xi + k + VL);
+		vf x2 = v_load(xi + k + 2 * VL), x3 = v_load(xi + k + 3 * VL);
+#pragma GCC unroll 4
+		for (int j = 0; j < nrw; j++) {
+			vf w[4];
+			v_load_f8g((const uint8_t *)wr[j] + k, w);
+			part[j] = v_fma(w[0], x0, part[j]);
+			part2[j] = v_fma(w[1], x1, part2[j]);
+			part[j] = v_fma(w[2], x2, part[j]);
+			part2[j] = v_fma(w[3], x3, part2[j]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < nrw; j++)
+		part[j] = v_add(part[j], part2[j]);
+}
+
+/* xg = x in v_load_f8g's order: x[g + 4j + b] goes to xg[g + b*VL + j] in each group of
+   F8_GROUP; the columns after the last whole group stay where they are. */
+static void f8g_arrange(float *xg, const float *x, size_t cols)
+{
+	size_t g = 0;
+	for (; g + F8_GROUP <= cols; g += F8_GROUP)
+		for (int b = 0; b < 4; b++)
+			for (int j = 0; j < VL; j++)
+				xg[g + (size_t)(b * VL + j)] = x[g + (size_t)(4 * j + b)];
+	for (; g < cols; g++)
+		xg[g] = x[g];
+}
+
+/* Most floats of arranged input one direct call keeps on its stack (128 KB): DeepSeek-V3's
+   widest input (18432) for one row, its hidden size (7168) for three. */
+#define LIN_XG_MAX 32768
+#endif
+
+/* grp: FP8 through direct_part_f8g, c->x arranged by f8g_arrange (only with F8_GROUP). */
 static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, const int nrw,
-					   const int dt)
+					   const int dt, const int grp)
 {
 	const struct kern_mat *w = c->w;
-	size_t cols = w->cols, rows = w->rows, cv = cols / VL * VL;
+	size_t cols = w->cols, rows = w->rows, step = VL;
+#ifdef F8_GROUP
+	if (grp)
+		step = F8_GROUP;
+#endif
+	size_t cv = cols / step * step;
 	size_t blk = dt == KD_F8_E4M3 ? KERN_FP8_BLOCK : (cv ? cv : 1);
 	const void *wr[4];
 #pragma GCC unroll 4
@@ -150,7 +219,12 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
 			float raw = RAW_FACTOR(dt);
-			direct_part(part, wr, xi, kb, ke, nrw, dt);
+#ifdef F8_GROUP
+			if (grp)
+				direct_part_f8g(part, wr, xi, kb, ke, nrw);
+			else
+#endif
+				direct_part(part, wr, xi, kb, ke, nrw, dt);
 #pragma GCC unroll 4
 			for (int j = 0; j < nrw; j++) {
 				if (dt == KD_F8_E4M3)
@@ -174,13 +248,30 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 	}
 }
 
-static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
+static ALWAYS_INLINE void lin_direct_rows(const struct lin_ctx *c, size_t r0, size_t r1,
+					  const int dt, const int grp)
 {
 	size_t r = r0;
 	for (; r + 4 <= r1; r += 4)
-		lin_direct_block(c, r, 4, dt);
+		lin_direct_block(c, r, 4, dt, grp);
 	for (; r < r1; r++)
-		lin_direct_block(c, r, 1, dt);
+		lin_direct_block(c, r, 1, dt, grp);
+}
+
+static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
+{
+#ifdef F8_GROUP
+	size_t cols = c->w->cols;
+	if (dt == KD_F8_E4M3 && c->n * cols <= LIN_XG_MAX) {
+		float xg[LIN_XG_MAX] __attribute__((aligned(64)));
+		for (size_t i = 0; i < c->n; i++)
+			f8g_arrange(xg + i * cols, c->x + i * cols, cols);
+		struct lin_ctx g = {c->y, xg, c->n, c->w};
+		lin_direct_rows(&g, r0, r1, dt, 1);
+		return;
+	}
+#endif
+	lin_direct_rows(c, r0, r1, dt, 0);
 }
 
 /* cols [k0, k0+kl) of view row r as exact F32 (block scale applied) into dst. */
@@ -322,6 +413,75 @@ static void f_linear(struct kern_pool *p, float *y, const float *x, size_t n,
 	if (grain < LIN_MR)
 		grain = LIN_MR;
 	kern_pool_for(p, w->rows, grain, lin_task, &c);
+}
+
+/* ---- ffn_group ---------------------------------------------------------------- */
+
+/* Rows of one work item: one lin_direct block. */
+#define FFN_ITEM_ROWS 4
+
+struct ffn_ctx {
+	const struct kern_ffn *f;
+	size_t count;
+	int phase; /* 0: gate and up rows, silu applied; 1: down rows */
+	size_t first[KERN_FFN_GROUP_MAX + 1]; /* first item of MLP e; first[count] = all */
+};
+
+static size_t ffn_phase_rows(const struct kern_ffn *f, int phase)
+{
+	return phase == 0 ? f->gate->rows : f->down->rows;
+}
+
+/* Rows [r0, r1) of one MLP in this phase. */
+static void ffn_rows(const struct kern_ffn *f, int phase, size_t r0, size_t r1, int thread)
+{
+	if (phase == 1) {
+		struct lin_ctx cd = {f->y, f->h, f->m, f->down};
+		lin_task(&cd, r0, r1, thread);
+		return;
+	}
+	size_t I = f->gate->rows;
+	float *g = f->h, *u = f->h + f->m * I;
+	struct lin_ctx cg = {g, f->x, f->m, f->gate}, cu = {u, f->x, f->m, f->up};
+	lin_task(&cg, r0, r1, thread);
+	lin_task(&cu, r0, r1, thread);
+	for (size_t i = 0; i < f->m; i++)
+		for (size_t r = r0; r < r1; r++) {
+			float a = g[i * I + r];
+			g[i * I + r] = a / (1.0f + expf(-a)) * u[i * I + r];
+		}
+}
+
+static void ffn_task(void *ctx, size_t b, size_t e, int thread)
+{
+	const struct ffn_ctx *c = ctx;
+	size_t k = 0;
+	while (b < e) {
+		while (c->first[k + 1] <= b)
+			k++;
+		size_t end = min_sz(e, c->first[k + 1]), rows = ffn_phase_rows(&c->f[k], c->phase);
+		size_t r0 = (b - c->first[k]) * FFN_ITEM_ROWS;
+		size_t r1 = min_sz(rows, (end - c->first[k]) * FFN_ITEM_ROWS);
+		ffn_rows(&c->f[k], c->phase, r0, r1, thread);
+		b = end;
+	}
+}
+
+static void f_ffn_group(struct kern_pool *p, const struct kern_ffn *f, size_t count)
+{
+	struct ffn_ctx c = {.f = f, .count = count};
+	for (c.phase = 0; c.phase < 2; c.phase++) {
+		size_t work = 0;
+		c.first[0] = 0;
+		for (size_t e = 0; e < count; e++) {
+			size_t rows = ffn_phase_rows(&f[e], c.phase);
+			c.first[e + 1] = c.first[e] + (rows + FFN_ITEM_ROWS - 1) / FFN_ITEM_ROWS;
+			work += rows * f[e].m * (c.phase ? f[e].down->cols : 2 * f[e].gate->cols);
+		}
+		size_t items = c.first[count];
+		if (items)
+			kern_pool_for(p, items, grain_for(work / items), ffn_task, &c);
+	}
 }
 
 /* ---- linear_t ----------------------------------------------------------------- */
@@ -562,8 +722,8 @@ static ALWAYS_INLINE void kv_pair(vf *a, vf *b, const void *vals, size_t k, cons
 	} else if (dt == KD_F8_E4M3) {
 		v_load_f8x2((const uint8_t *)vals + k, a, b);
 	} else {
-		*a = w_vec(vals, k, dt);
-		*b = w_vec(vals, k + VL, dt);
+		*a = kv_vec(vals, k, dt);
+		*b = kv_vec(vals, k + VL, dt);
 	}
 }
 
@@ -614,12 +774,12 @@ static ALWAYS_INLINE void mla_dots(float *d, const float *qa, const uint8_t *val
 		vf q0 = v_load(qa + j);
 #pragma GCC unroll 4
 		for (int p = 0; p < np; p++)
-			acc[p][0] = v_fma(q0, w_vec(vals + (size_t)p * rb, c0 + j, dt), acc[p][0]);
+			acc[p][0] = v_fma(q0, kv_vec(vals + (size_t)p * rb, c0 + j, dt), acc[p][0]);
 		j += VL;
 	}
 #pragma GCC unroll 4
 	for (int p = 0; p < np; p++) {
-		float s = v_hsum(v_add(acc[p][0], acc[p][1])) * RAW_FACTOR(dt);
+		float s = v_hsum(v_add(acc[p][0], acc[p][1])) * KV_RAW(dt);
 		for (size_t k = j; k < w; k++)
 			s += qa[k] * w_scalar(vals + (size_t)p * rb, c0 + k, dt);
 		d[p] = c0 ? d[p] + s : s;
@@ -639,7 +799,7 @@ static ALWAYS_INLINE void mla_lat(float *o, const float *s, const uint8_t *vals,
 		acc[p][0] = acc[p][1] = v_zero();
 	for (size_t t = 0; t < len; t++) {
 		const uint8_t *row = vals + t * rb;
-		vf pv = v_set1(s[t] * RAW_FACTOR(dt));
+		vf pv = v_set1(s[t] * KV_RAW(dt));
 #pragma GCC unroll 4
 		for (int p = 0; p < np; p++) {
 			vf x, y;
@@ -721,7 +881,7 @@ static ALWAYS_INLINE void mla_items(const struct kern_mla_args *a, size_t b, siz
 		if (k + VL <= lora) {
 			vf acc = v_zero();
 			for (t = 0; t < len; t++)
-				acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)), w_vec(vals + t * rb, k, dt), acc);
+				acc = v_fma(v_set1(s[t] * KV_RAW(dt)), kv_vec(vals + t * rb, k, dt), acc);
 			v_store(o + k, v_mul(acc, v_set1(inv)));
 			k += VL;
 		}
@@ -788,6 +948,7 @@ const struct kern_ops OPS_TABLE = {
 	.softmax = f_softmax,
 	.silu_mul = f_silu_mul,
 	.mla_attn = f_mla_attn,
+	.ffn_group = f_ffn_group,
 	.gather = f_gather,
 	.scatter_add = f_scatter_add,
 };

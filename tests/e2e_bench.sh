@@ -1,0 +1,154 @@
+#!/bin/sh
+# End-to-end tests of `ponder bench` on the demo model (and on the shared tiny-v2lite
+# and tiny-v3 checkpoints when the fixtures are there): the --json object has every figure,
+# positive where it must be; the text table prints; bad arguments fail naming the
+# option; and weight_bytes_per_token agrees with a count made independently from the
+# safetensors headers. Small --prompt, --gen and --ctx keep each run near a second
+# (most of it the bandwidth probe).
+. tests/lib_e2e.sh
+e2e_begin e2e_bench jq
+FIXTURES=../shared/fixtures/models
+
+# The expected weight bytes per decoded token, from the checkpoint's safetensors headers
+# alone: every main-model tensor at its stored dtype; one row of the embedding; 1-D
+# tensors (norms, router bias) and FP8 scales as the F32 the engine reads; routed experts
+# scaled to num_experts_per_tok of n_routed_experts; MTP layers left out.
+weight_bytes() { # model-dir
+	python3 - "$1" <<'EOF'
+import json, os, re, struct, sys
+d = sys.argv[1]
+cfg = json.load(open(os.path.join(d, "config.json")))
+idx = os.path.join(d, "model.safetensors.index.json")
+files = (sorted(set(json.load(open(idx))["weight_map"].values())) if os.path.exists(idx)
+         else ["model.safetensors"])
+size = {"F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1}
+L, E, K = cfg["num_hidden_layers"], cfg["n_routed_experts"], cfg["num_experts_per_tok"]
+dense = experts = 0
+for f in files:
+    with open(os.path.join(d, f), "rb") as fh:
+        hdr = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+    for name, t in hdr.items():
+        if name == "__metadata__":
+            continue
+        m = re.match(r"model\.layers\.(\d+)\.", name)
+        if m and int(m.group(1)) >= L:
+            continue
+        n = 1
+        for s in t["shape"]:
+            n *= s
+        if name.startswith("model.embed_tokens."):
+            n = t["shape"][1]
+        b = n * 4 if name.endswith("_scale_inv") or len(t["shape"]) == 1 else n * size[t["dtype"]]
+        if re.search(r"\.mlp\.experts\.\d+\.", name):
+            experts += b
+        else:
+            dense += b
+print(dense + experts * K // E)
+EOF
+}
+
+# Every required key, sane values, the asked threads and context; $2: a name for messages.
+check_json() { # file name threads ctx
+	if jq -e --argjson t "$3" --argjson c "$4" '
+		(["decode_tok_s", "decode", "prefill_tok_s", "prefill_tokens", "bytes_per_token",
+		  "weight_bytes_per_token", "probe_gb_s", "probe_gb_s_1t", "threads",
+		  "faults_per_token", "rss_bytes", "mtp_verify_cost", "kernels", "cpu", "model"]
+		 - keys | length == 0)
+		and .decode_tok_s > 0 and .prefill_tok_s > 0 and .prefill_tokens == 32
+		and .probe_gb_s > 0 and .probe_gb_s_1t > 0 and .rss_bytes > 0
+		and .mtp_verify_cost > 0 and .faults_per_token >= 0
+		and .threads == $t and .weight_bytes_per_token > 0
+		and .bytes_per_token >= .weight_bytes_per_token
+		and (.kernels | length > 0) and (.cpu | length > 0)
+		and (.decode | length == 1) and .decode[0].ctx == $c
+		and (.decode[0] | .tok_s > 0 and .gb_s > 0 and .probe_share > 0
+			and .bytes_per_token >= 0)
+		and .decode[0].tok_s == .decode_tok_s
+		and .decode[0].bytes_per_token == .bytes_per_token' "$1" >/dev/null; then
+		pass "bench_json_$2"
+	else
+		fail "bench_json_$2" "$(head -c 1500 "$1")"
+	fi
+}
+
+check_weights() { # dir json name
+	if ! command -v python3 >/dev/null 2>&1; then
+		echo "SKIP bench_weight_bytes_$3: python3 is not installed"
+		return
+	fi
+	want=$(weight_bytes "$1")
+	got=$(jq .weight_bytes_per_token "$2")
+	if [ -n "$want" ] && [ "$want" = "$got" ]; then pass "bench_weight_bytes_$3"
+	else fail "bench_weight_bytes_$3" "engine $got, from the headers $want"; fi
+}
+
+B="$BIN bench --prompt 32 --gen 8 --ctx 64"
+
+$B -m "$MODEL" -t 2 --mtp --json >"$T/demo.json" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/err" ]; then
+	check_json "$T/demo.json" demo 2 64
+	check_weights "$MODEL" "$T/demo.json" demo
+	# The demo model has an MTP module: --mtp measures speculative decoding too.
+	if jq -e '.mtp_decode | .tok_s > 0 and .acceptance >= 0 and .acceptance <= 1
+		and .tokens >= 8 and .ctx == 64' "$T/demo.json" >/dev/null; then pass bench_mtp
+	else fail bench_mtp "$(jq -c .mtp_decode "$T/demo.json")"; fi
+else
+	fail bench_json_demo "rc=$rc $(head -c 300 "$T/err")"
+fi
+
+# The table: one line per figure, the decode row at the asked context.
+$B -m "$MODEL" -t 1 >"$T/text" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^read bandwidth .* GB/s' "$T/text" &&
+   grep -q '^prefill .* tok/s' "$T/text" && grep -q '^ *64 ' "$T/text" &&
+   grep -q '^MTP verify ' "$T/text" && grep -q '^weights ' "$T/text" &&
+   grep -q '^kernels .*1 thread' "$T/text" && ! grep -q '^{' "$T/text"; then
+	pass bench_text
+else
+	fail bench_text "rc=$rc $(head -c 600 "$T/text") $(head -c 200 "$T/err")"
+fi
+
+# Bad arguments: exit 2 (3 for a model that cannot be loaded) and a message naming the
+# option or the folder.
+bad() { # name expected-status word args...
+	name=$1 want=$2 word=$3
+	shift 3
+	$BIN bench "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq "$want" ] && grep -q -- "$word" "$T/err" && [ ! -s "$T/out" ]; then
+		pass "bench_rejects_$name"
+	else
+		fail "bench_rejects_$name" "rc=$rc (want $want) $(head -c 300 "$T/err")"
+	fi
+}
+bad prompt_over_context 2 --prompt -m "$MODEL" --prompt 100000
+bad prompt_not_a_number 2 --prompt -m "$MODEL" --prompt 12x
+bad gen_zero 2 --gen -m "$MODEL" --gen 0
+bad ctx_over_context 2 --ctx -m "$MODEL" --ctx 2040
+bad threads_zero 2 --threads -m "$MODEL" -t 0
+bad threads_missing 2 --threads -m "$MODEL" --threads
+bad kernels_unknown 2 kernels -m "$MODEL" --kernels nosuch
+bad unknown_option 2 --frobnicate -m "$MODEL" --frobnicate
+bad missing_model 3 "$T/nomodel" -m "$T/nomodel"
+
+# The shared tiny checkpoints: BF16 DeepSeek-V2, and FP8 DeepSeek-V3 in two shards with
+# an MTP layer that plain decoding must not count.
+for fx in tiny-v2lite tiny-v3; do
+	dir=$FIXTURES/$fx
+	if [ ! -f "$dir/config.json" ]; then
+		echo "SKIP bench_$fx: no $dir"
+		continue
+	fi
+	$B -m "$dir" -t 2 --json >"$T/$fx.json" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		check_json "$T/$fx.json" "$fx" 2 64
+		check_weights "$dir" "$T/$fx.json" "$fx"
+	else
+		fail "bench_json_$fx" "rc=$rc $(head -c 300 "$T/err")"
+	fi
+done
+if [ -f "$FIXTURES/tiny-v2lite/config.json" ]; then
+	bad mtp_without_module 3 "no MTP module" -m "$FIXTURES/tiny-v2lite" --mtp
+fi
