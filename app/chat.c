@@ -133,7 +133,8 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 		 c->is_demo ? "ponder-demo" : base && base[1] ? base + 1 : c->model_dir);
 
 	struct eng_opts eo = {.threads = o->threads, .kernels = o->kernels, .load_mtp = o->mtp > 0,
-			      .kv_type = (enum eng_kv_type)o->kv_type};
+			      .kv_type = (enum eng_kv_type)o->kv_type,
+			      .head = (enum eng_head_type)o->head};
 	/* Whatever stops the model from loading is a model error to the user (exit 3),
 	   except a bad option such as --ctx or --kernels. */
 	if ((rc = eng_model_open(c->model_dir, &eo, &c->model, e)) ||

@@ -1,6 +1,6 @@
 /*
  * cmd_bench.c — `ponder bench -m DIR [--json] [-t N] [--ctx N] [--prompt N] [--gen N]
- * [--kernels NAME] [--kv-type T] [--mtp]`: how fast a model runs on this machine, and
+ * [--kernels NAME] [--kv-type T] [--head H] [--mtp]`: how fast a model runs on this machine, and
  * how close that is to the machine's memory bandwidth.
  *
  * In one run:
@@ -62,6 +62,7 @@ struct bench_opts {
 	long long ctx;        /* 0: the default contexts */
 	long long prompt, gen;
 	enum eng_kv_type kvt;
+	enum eng_head_type head;
 };
 
 struct decode_row {
@@ -73,6 +74,7 @@ struct decode_row {
 
 struct bench {
 	char cpu[256], simd[128];
+	const char *head;                 /* the output head's dtype as loaded */
 	size_t probe_bytes;
 	double probe_1t, probe_nt;        /* GB/s */
 	int threads;
@@ -494,8 +496,8 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 	char s1[32], s2[32];
 	printf("machine        %s; SIMD: %s\n", b->cpu, b->simd[0] ? b->simd : "none of avx2, "
 	       "avx512f, avx512_bf16, avx512_vnni, amx");
-	printf("kernels        %s, %d thread%s, KV cache %s\n", kernels, b->threads,
-	       b->threads == 1 ? "" : "s", eng_kv_type_name(o->kvt));
+	printf("kernels        %s, %d thread%s, KV cache %s, output head %s\n", kernels,
+	       b->threads, b->threads == 1 ? "" : "s", eng_kv_type_name(o->kvt), b->head);
 	printf("model          %s\n", o->dir);
 	fmt_bytes(s1, sizeof s1, (double)b->weight_bytes);
 	fmt_bytes(s2, sizeof s2, (double)b->kv_bytes);
@@ -573,6 +575,7 @@ static json_t *to_json(const struct bench_opts *o, const char *kernels, const st
 	put(j, "kernels", json_string(kernels), &ok);
 	put(j, "threads", json_integer(b->threads), &ok);
 	put(j, "kv_type", json_string(eng_kv_type_name(o->kvt)), &ok);
+	put(j, "head_type", json_string(b->head), &ok);
 	put(j, "probe_bytes", json_integer((json_int_t)b->probe_bytes), &ok);
 	put(j, "probe_gb_s_1t", json_real(b->probe_1t), &ok);
 	put(j, "probe_gb_s", json_real(b->probe_nt), &ok);
@@ -605,7 +608,8 @@ static json_t *to_json(const struct bench_opts *o, const char *kernels, const st
 
 static const char usage_text[] =
 	"usage: ponder bench [-m DIR] [--json] [-t N] [--ctx N] [--prompt N] [--gen N]\n"
-	"                    [--kernels NAME] [--kv-type f32|bf16|fp8] [--mtp]\n"
+	"                    [--kernels NAME] [--kv-type f32|bf16|fp8] [--head bf16|fp8]\n"
+	"                    [--mtp]\n"
 	"  Measures memory bandwidth, prefill and decode speed, bytes read per token and\n"
 	"  the MTP verify cost of the model in DIR (default: $PONDER_MODEL, else the demo\n"
 	"  model). Defaults: --prompt 512, --gen 64, contexts 16, 4096 and 16384.\n";
@@ -628,7 +632,8 @@ static const struct option bench_opts_table[] = {
 	{"threads", required_argument, NULL, 't'}, {"ctx", required_argument, NULL, 'c'},
 	{"prompt", required_argument, NULL, 'p'}, {"gen", required_argument, NULL, 'g'},
 	{"kernels", required_argument, NULL, 'K'}, {"kv-type", required_argument, NULL, 'V'},
-	{"mtp", no_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+	{"head", required_argument, NULL, 'H'}, {"mtp", no_argument, NULL, 'M'},
+	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -654,6 +659,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct err *e
 		case 'p': rc = parse_num("prompt", optarg, 1, INT32_MAX, &o->prompt, e); break;
 		case 'g': rc = parse_num("gen", optarg, 1, INT32_MAX, &o->gen, e); break;
 		case 'V': rc = eng_kv_type_parse(optarg, &o->kvt, e); break;
+		case 'H': rc = eng_head_type_parse(optarg, &o->head, e); break;
 		case 'h': fputs(usage_text, stdout); return 1;
 		case ':':
 			for (const struct option *p = bench_opts_table; p->name; p++)
@@ -722,7 +728,7 @@ int app_cmd_bench(int argc, char **argv, struct err *e)
 	}
 
 	struct eng_opts eo = {.threads = o.threads, .kernels = o.kernels, .load_mtp = o.mtp,
-			      .kv_type = o.kvt};
+			      .kv_type = o.kvt, .head = o.head};
 	struct eng_model *m = NULL;
 	struct bench b = {0};
 	size_t ctxs[MAX_CTXS], n_ctx;
@@ -742,6 +748,7 @@ int app_cmd_bench(int argc, char **argv, struct err *e)
 		goto out;
 	cpu_info(&b);
 	b.threads = eng_model_threads(m);
+	b.head = eng_head_type_name(eng_model_head_type(m));
 	b.weight_bytes = eng_decode_weight_bytes(m);
 	b.kv_bytes = eng_kv_bytes_per_token(c, false, o.kvt);
 	phase("read bandwidth probe");

@@ -7,7 +7,8 @@
  * logits after each call (1 + n - K rows).
  * With --mtp: also "mtp_logits", the MTP module's rows over the whole sequence.
  * --kv-type f32|bf16|fp8 (default f32, the exact cache): how the KV cache is stored, to
- * measure what a narrower cache changes.
+ * measure what a narrower cache changes; --head bf16|fp8 (default as stored) the same for
+ * the output head.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -73,13 +74,15 @@ int app_cmd_logits(int argc, char **argv, struct err *e)
 		{"model", required_argument, NULL, 'm'}, {"ids", required_argument, NULL, 'i'},
 		{"chunk", required_argument, NULL, 'k'}, {"mtp", no_argument, NULL, 'M'},
 		{"threads", required_argument, NULL, 't'}, {"kernels", required_argument, NULL, 'K'},
-		{"kv-type", required_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+		{"kv-type", required_argument, NULL, 'V'}, {"head", required_argument, NULL, 'H'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *dir = getenv("PONDER_MODEL"), *ids_arg = NULL, *kernels = NULL;
 	long chunk = -1;
 	int threads = 0, c;
 	bool mtp = false;
 	enum eng_kv_type kvt = ENG_KV_F32;
+	enum eng_head_type head = ENG_HEAD_STORED;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:t:", opts, NULL)) != -1) {
 		switch (c) {
@@ -93,10 +96,14 @@ int app_cmd_logits(int argc, char **argv, struct err *e)
 			if (eng_kv_type_parse(optarg, &kvt, e))
 				return e->code;
 			break;
+		case 'H':
+			if (eng_head_type_parse(optarg, &head, e))
+				return e->code;
+			break;
 		default:
 			return err_set(e, ERR_USAGE, "usage: ponder logits -m DIR --ids 0,17,5 "
 				       "[--chunk K] [--mtp] [-t N] [--kernels NAME] "
-				       "[--kv-type f32|bf16|fp8]");
+				       "[--kv-type f32|bf16|fp8] [--head bf16|fp8]");
 		}
 	}
 	if (!dir || !ids_arg)
@@ -114,7 +121,7 @@ int app_cmd_logits(int argc, char **argv, struct err *e)
 	}
 
 	struct eng_opts o = {.threads = threads, .kernels = kernels, .load_mtp = mtp,
-			     .kv_type = kvt};
+			     .kv_type = kvt, .head = head};
 	struct eng_model *m = NULL;
 	struct eng_state *st = NULL;
 	float *logits = NULL, *mtp_logits = NULL;

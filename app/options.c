@@ -23,7 +23,7 @@ enum opt_id {
 	OPT_TEMPERATURE = 256, OPT_TOP_P, OPT_TOP_K, OPT_MIN_P, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_THINK, OPT_SYSTEM, OPT_CID, OPT_NO_SAVE, OPT_DB, OPT_CTX, OPT_KERNELS, OPT_THEME,
 	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP, OPT_ASCII, OPT_VERBOSE,
-	OPT_KV_TYPE,
+	OPT_KV_TYPE, OPT_HEAD,
 };
 
 static const struct option long_opts[] = {
@@ -54,6 +54,7 @@ static const struct option long_opts[] = {
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"mtp", required_argument, NULL, OPT_MTP},
 	{"kv-type", required_argument, NULL, OPT_KV_TYPE},
+	{"head", required_argument, NULL, OPT_HEAD},
 	{NULL, 0, NULL, 0},
 };
 
@@ -184,6 +185,12 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 		enum eng_kv_type t;
 		rc = eng_kv_type_parse(v, &t, e);
 		o->kv_type = (int)t;
+		return rc;
+	}
+	case OPT_HEAD: {
+		enum eng_head_type t;
+		rc = eng_head_type_parse(v, &t, e);
+		o->head = (int)t;
 		return rc;
 	}
 	case OPT_MTP:
@@ -380,6 +387,7 @@ void app_opts_usage(FILE *f)
 	      "model:     -m, --model DIR   -t, --threads N   --ctx N   --kernels NAME\n"
 	      "           --mtp on|off (speculative decoding with the model's MTP module)\n"
 	      "           --kv-type f32|bf16|fp8 (KV cache storage; default bf16)\n"
+	      "           --head bf16|fp8 (output head as stored, or re-quantised: faster)\n"
 	      "sampling:  --temperature T (R1 default 0.6)   --top-p P (0.95)   --top-k K\n"
 	      "           --min-p P   --seed N   --max-tokens N   --think on|off\n"
 	      "chat:      --system TEXT   -c, --continue   --cid ID   --no-save   --db PATH\n"

@@ -39,6 +39,7 @@ struct app_opts {
 	char kernels[32];      /* "" = best for this CPU */
 	int mtp;               /* speculative decoding with the MTP module: 0 off, 1 on */
 	int kv_type;           /* an enum eng_kv_type (engine/engine.h, which ui/ must not see) */
+	int head;              /* an enum eng_head_type, the same way */
 	char theme[256];       /* TUI theme name or path; "" = default */
 	bool theme_set;
 	bool ascii;            /* TUI: ASCII lines and markers instead of Unicode */

@@ -13,17 +13,6 @@
 
 #include "kernels/cpu/cpu.h"
 
-size_t kern_dtype_size(enum kern_dtype t)
-{
-	switch (t) {
-	case KD_F32: return 4;
-	case KD_BF16: return 2;
-	case KD_F16: return 2;
-	case KD_F8_E4M3: return 1;
-	}
-	return 0;
-}
-
 const char *kern_dtype_name(enum kern_dtype t)
 {
 	switch (t) {

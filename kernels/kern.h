@@ -23,8 +23,17 @@ enum kern_dtype {
 	KD_F8_E4M3, /* OCP e4m3fn: no infinities, 0x7f/0xff are NaN, max 448 */
 };
 
-/* Bytes per element; 0 for an unknown value. */
-size_t kern_dtype_size(enum kern_dtype t);
+/* Bytes per element; 0 for an unknown value. Inline: every row address computes it. */
+static inline size_t kern_dtype_size(enum kern_dtype t)
+{
+	switch (t) {
+	case KD_F32: return 4;
+	case KD_BF16: return 2;
+	case KD_F16: return 2;
+	case KD_F8_E4M3: return 1;
+	}
+	return 0;
+}
 const char *kern_dtype_name(enum kern_dtype t);
 
 /* Edge of the square FP8 scale blocks used by DeepSeek checkpoints. */

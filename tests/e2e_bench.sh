@@ -130,6 +130,7 @@ bad threads_zero 2 --threads -m "$MODEL" -t 0
 bad threads_missing 2 --threads -m "$MODEL" --threads
 bad kernels_unknown 2 kernels -m "$MODEL" --kernels nosuch
 bad unknown_option 2 --frobnicate -m "$MODEL" --frobnicate
+bad head_unknown 2 --head -m "$MODEL" --head fp4
 bad missing_model 3 "$T/nomodel" -m "$T/nomodel"
 
 # The shared tiny checkpoints: BF16 DeepSeek-V2, and FP8 DeepSeek-V3 in two shards with
@@ -147,6 +148,21 @@ for fx in tiny-v2lite tiny-v3; do
 		check_weights "$dir" "$T/$fx.json" "$fx"
 	else
 		fail "bench_json_$fx" "rc=$rc $(head -c 300 "$T/err")"
+	fi
+	# --head fp8: the BF16 head's vocab x hidden x 2 bytes become one byte each plus a
+	# 4-byte scale per 128x128 block, and the report says so.
+	$B -m "$dir" -t 2 --head fp8 --json >"$T/$fx-h8.json" 2>"$T/err"
+	rc=$?
+	v=$(jq .vocab_size "$dir/config.json") h=$(jq .hidden_size "$dir/config.json")
+	bf=$(jq .weight_bytes_per_token "$T/$fx.json")
+	want=$((bf - v * h + ((v + 127) / 128) * ((h + 127) / 128) * 4))
+	if [ $rc -eq 0 ] && [ "$(jq -r .head_type "$T/$fx.json")" = bf16 ] &&
+	   [ "$(jq -r .head_type "$T/$fx-h8.json")" = fp8 ] &&
+	   [ "$(jq .weight_bytes_per_token "$T/$fx-h8.json")" = "$want" ]; then
+		pass "bench_head_fp8_$fx"
+	else
+		fail "bench_head_fp8_$fx" "rc=$rc want $want: $(jq -c '[.head_type,
+			.weight_bytes_per_token]' "$T/$fx-h8.json") $(head -c 300 "$T/err")"
 	fi
 done
 if [ -f "$FIXTURES/tiny-v2lite/config.json" ]; then

@@ -1,7 +1,8 @@
 /*
  * test_kernels.c — the CPU op tables.
  *
- * Conversions are checked on known bit patterns; the reference linear against a naive
+ * Conversions are checked on known bit patterns (the e4m3 encoder and the re-quantiser in
+ * test_kern_quant.c); the reference linear against a naive
  * double-precision product of a small matrix dequantized by hand; then every op of every
  * table this CPU supports against the reference on random inputs of odd shapes (FP8
  * partial blocks, scales != 1, views whose row0 crosses a scale block), with no pool and
@@ -197,35 +198,6 @@ static void test_bf16(void)
 			bad++;
 	}
 	CHECK(bad == 0, "%d bf16 values do not round-trip", bad);
-}
-
-/* f32 -> e4m3: every byte round-trips; values between two neighbours go to the nearer,
-   ties to the even byte; beyond 448 saturates; NaN stays NaN. */
-static void test_f8_encode(void)
-{
-	int bad = 0;
-	for (int b = 0; b < 256; b++) {
-		if ((b & 0x7f) == 0x7f)
-			continue;
-		if (kern_f32_to_f8e4m3(kern_f8e4m3_to_f32((uint8_t)b)) != b)
-			bad++;
-	}
-	CHECK(bad == 0, "%d e4m3 bytes do not round-trip", bad);
-	bad = 0;
-	for (int b = 0; b < 0x7e; b++) { /* midpoints and quarter points between neighbours */
-		float lo = kern_f8e4m3_to_f32((uint8_t)b), hi = kern_f8e4m3_to_f32((uint8_t)(b + 1));
-		uint8_t even = (b & 1) ? (uint8_t)(b + 1) : (uint8_t)b;
-		if (kern_f32_to_f8e4m3((lo + hi) / 2) != even ||
-		    kern_f32_to_f8e4m3(lo + (hi - lo) / 4) != b ||
-		    kern_f32_to_f8e4m3(hi - (hi - lo) / 4) != b + 1 ||
-		    kern_f32_to_f8e4m3(-(lo + hi) / 2) != (even | 0x80))
-			bad++;
-	}
-	CHECK(bad == 0, "%d e4m3 neighbour pairs round wrongly", bad);
-	CHECK(kern_f32_to_f8e4m3(500.0f) == 0x7e && kern_f32_to_f8e4m3(-INFINITY) == 0xfe,
-	      "saturation: %02x %02x", kern_f32_to_f8e4m3(500.0f), kern_f32_to_f8e4m3(-INFINITY));
-	CHECK(kern_f32_to_f8e4m3(1e-30f) == 0 && kern_f32_to_f8e4m3(-0.0f) == 0x80, "tiny values");
-	CHECK(isnan(kern_f8e4m3_to_f32(kern_f32_to_f8e4m3(NAN))), "NaN stays NaN");
 }
 
 /* Cache rows: sizes, and what each type keeps of a row. */
@@ -478,6 +450,193 @@ static void test_linear_large(void)
 		free(y);
 		test_mat_free(&tm);
 	}
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+/* linear of every table, with no pool and with pool3, against the reference to 1e-4 of
+   the largest output (`scale` names the case). */
+static void check_linear_rel(const struct kern_mat *v, const float *x, size_t n, float scale)
+{
+	float *yr = falloc(n * v->rows), *y = falloc(n * v->rows);
+	kern_cpu_reference()->linear(NULL, yr, x, n, v);
+	for (size_t t = 0; t < NFAST; t++) {
+		const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+		if (!ops)
+			continue;
+		for (int withpool = 0; withpool < 2; withpool++) {
+			double rel;
+			memset(y, 0xff, n * v->rows * sizeof *y);
+			ops->linear(withpool ? pool3 : NULL, y, x, n, v);
+			CHECK(close_enough(y, yr, n * v->rows, &rel) && rel <= 1e-4,
+			      "%s %s linear %zux%zu n=%zu scale %g pool=%d: rel %g", ops->name,
+			      kern_dtype_name(v->dtype), v->rows, v->cols, n, scale, withpool, rel);
+		}
+	}
+	free(yr);
+	free(y);
+}
+
+/*
+ * FP8 at decode sizes (n = 1..3, the direct path). The AVX2 table decodes 32 bytes at a
+ * time there, with x rearranged to match, while n * cols <= 32768: columns around the
+ * 32-byte groups and the 128-column scale blocks (below 32, whole groups short of a
+ * block, 128k + 31, 128k + 33), exactly the arranged-input limit (16384 x 2) and past it
+ * (11000 x 3, 16384 x 3, 33000); scales tiny, near KERN_FP8_SCALE_MAX, and mixed
+ * (0 below). 9 rows from row 126: two 4-row blocks, the first across the 128-row scale
+ * block, and one more.
+ */
+static void test_linear_fp8_direct(void)
+{
+	static const size_t cols_list[] = {1, 5, 31, 32, 33, 64, 96, 128, 159, 160, 161, 289,
+					   1055, 11000, 16384, 33000};
+	static const float scales[] = {1e-6f, 100.0f, 127.9f, 0};
+	static const float mixed[] = {1e-6f, 0.003f, 100.0f, 127.9f, 0.5f};
+	for (size_t k = 0; k < sizeof cols_list / sizeof *cols_list; k++) {
+		size_t cols = cols_list[k], nsc = 2 * ((cols + 127) / 128);
+		struct test_mat tm;
+		test_mat_make(&tm, KD_F8_E4M3, 135, cols);
+		struct kern_mat v = kern_mat_rows(&tm.m, 126, 9);
+		float *x = falloc(3 * cols);
+		fill(x, 3 * cols, -1, 1);
+		for (size_t s = 0; s < sizeof scales / sizeof *scales; s++) {
+			for (size_t b = 0; b < nsc; b++)
+				tm.scale[b] = scales[s] ? scales[s] : mixed[b % 5];
+			for (size_t n = 1; n <= 3; n++)
+				check_linear_rel(&v, x, n, scales[s]);
+		}
+		free(x);
+		test_mat_free(&tm);
+	}
+	if (!fast_count())
+		SKIP("no fast table on this CPU");
+}
+
+/* One MLP of test_ffn_group: gate and up are views of one stored matrix (rows 100..100+I
+   and after, across the 128-row scale block), down a view from row 100. */
+struct test_ffn {
+	struct test_mat gu, dm;
+	struct kern_mat gate, up, down;
+};
+
+static void test_ffn_make(struct test_ffn *t, enum kern_dtype dt, size_t dim, size_t inter,
+			  size_t out)
+{
+	test_mat_make(&t->gu, dt, 100 + 2 * inter, dim);
+	test_mat_make(&t->dm, dt, 100 + out, inter);
+	t->gate = kern_mat_rows(&t->gu.m, 100, inter);
+	t->up = kern_mat_rows(&t->gu.m, 100 + inter, inter);
+	t->down = kern_mat_rows(&t->dm.m, 100, out);
+}
+
+/* A group whose outputs lie back to back in one buffer, a guard value after each. */
+struct ffn_bufs {
+	struct kern_ffn *f;
+	size_t count;
+	size_t *yoff;  /* offset of MLP e's output */
+	float *yr, *y; /* the reference's outputs, the tested table's */
+	float *yc;     /* the tested table's through linear, silu_mul, linear */
+};
+
+#define FFN_GUARD 12345.0f
+
+/* ffn_group of ops on pool p against the reference and against the same table's separate
+   ops; h working space is the group's own. */
+static void check_ffn(const struct kern_ops *ops, struct kern_pool *p, struct ffn_bufs *b)
+{
+	struct kern_ffn *f = b->f;
+	for (size_t e = 0; e < b->count; e++) {
+		size_t len = f[e].m * f[e].down->rows, inter = f[e].gate->rows;
+		f[e].y = b->y + b->yoff[e];
+		memset(f[e].y, 0xff, len * sizeof *f[e].y);
+		f[e].y[len] = FFN_GUARD;
+		float *g = f[e].h, *u = g + f[e].m * inter, *yc = b->yc + b->yoff[e];
+		ops->linear(p, g, f[e].x, f[e].m, f[e].gate);
+		ops->linear(p, u, f[e].x, f[e].m, f[e].up);
+		ops->silu_mul(g, g, u, f[e].m * inter);
+		ops->linear(p, yc, g, f[e].m, f[e].down);
+	}
+	ops->ffn_group(p, f, b->count);
+	int guards = 0;
+	for (size_t e = 0; e < b->count; e++) {
+		size_t len = f[e].m * f[e].down->rows;
+		double rel, relc;
+		int ok = close_enough(f[e].y, b->yr + b->yoff[e], len, &rel);
+		ok &= close_enough(f[e].y, b->yc + b->yoff[e], len, &relc);
+		CHECK(ok, "%s ffn_group of %zu, MLP %zu (%s m=%zu I=%zu %zux%zu) pool=%d: rel %g to "
+		      "the reference, %g to the separate ops", ops->name, b->count, e,
+		      kern_dtype_name(f[e].gate->dtype), f[e].m, f[e].gate->rows, f[e].gate->cols,
+		      f[e].down->rows, p != NULL, rel, relc);
+		guards += f[e].y[len] != FFN_GUARD;
+	}
+	CHECK(guards == 0, "%s ffn_group of %zu, pool=%d: %d outputs written past their end",
+	      ops->name, b->count, p != NULL, guards);
+}
+
+/*
+ * ffn_group of every table, with no pool and a 3-thread pool, against the reference and
+ * against linear, silu_mul, linear of the same table: 1, 2, 9 and KERN_FFN_GROUP_MAX MLPs
+ * in one call, each with its own m (1..5: the direct and the batched linear paths),
+ * intermediate size (1, 3, 37, 130), input and output widths (33, 129, 300, 64), input
+ * rows (overlapping slices of one buffer) and weights (mostly FP8 and BF16, some F16 and
+ * F32).
+ */
+static void test_ffn_group(void)
+{
+	static const size_t counts[] = {1, 2, 9, KERN_FFN_GROUP_MAX};
+	static const size_t inters[] = {1, 3, 37, 130}, widths[] = {33, 129, 300, 64};
+	static const enum kern_dtype mix[] = {KD_F8_E4M3, KD_BF16, KD_F8_E4M3, KD_BF16,
+					      KD_F8_E4M3, KD_F16,  KD_F8_E4M3, KD_F32};
+	float *xs = falloc(2000);
+	fill(xs, 2000, -1, 1);
+	for (size_t k = 0; k < sizeof counts / sizeof *counts; k++) {
+		size_t count = counts[k], ylen = 0, hlen = 0;
+		struct test_ffn *mlp = malloc(count * sizeof *mlp);
+		struct ffn_bufs b = {.f = malloc(count * sizeof *b.f), .count = count,
+				     .yoff = malloc(count * sizeof *b.yoff)};
+		for (size_t e = 0; e < count; e++) {
+			size_t m = 1 + (e + k) % 5, inter = inters[(e + k) % 4];
+			size_t dim = widths[e / 2 % 4], out = widths[(e + 1) % 4];
+			test_ffn_make(&mlp[e], mix[e % 8], dim, inter, out);
+			b.f[e] = (struct kern_ffn){.gate = &mlp[e].gate, .up = &mlp[e].up,
+						   .down = &mlp[e].down, .x = xs + e * 37 % 400,
+						   .m = m};
+			b.yoff[e] = ylen;
+			ylen += m * out + 1;
+			hlen = hlen > 2 * m * inter ? hlen : 2 * m * inter;
+		}
+		b.yr = falloc(ylen);
+		b.y = falloc(ylen);
+		b.yc = falloc(ylen);
+		float *h = falloc(count * hlen);
+		for (size_t e = 0; e < count; e++) {
+			b.f[e].h = h + e * hlen;
+			b.f[e].y = b.yr + b.yoff[e];
+		}
+		kern_cpu_reference()->ffn_group(NULL, b.f, count);
+		for (size_t t = 0; t < NFAST; t++) {
+			const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+			if (ops) {
+				check_ffn(ops, NULL, &b);
+				check_ffn(ops, pool3, &b);
+			}
+		}
+		for (size_t e = 0; e < count; e++) {
+			test_mat_free(&mlp[e].gu);
+			test_mat_free(&mlp[e].dm);
+		}
+		free(mlp);
+		free(b.f);
+		free(b.yoff);
+		free(b.yr);
+		free(b.y);
+		free(b.yc);
+		free(h);
+	}
+	for (size_t t = 0; t < NFAST; t++) /* an empty group touches nothing */
+		if (kern_cpu_by_name(fast_names[t]))
+			kern_cpu_by_name(fast_names[t])->ffn_group(pool3, NULL, 0);
+	free(xs);
 	if (!fast_count())
 		SKIP("no fast table on this CPU");
 }
@@ -854,13 +1013,14 @@ int main(void)
 	RUN(test_f8_known_values);
 	RUN(test_bf16);
 	RUN(test_f16);
-	RUN(test_f8_encode);
 	RUN(test_kv_rows);
 	RUN(test_dtype_helpers);
 	RUN(test_reference_by_hand);
 	RUN(test_fast_by_hand);
 	RUN(test_linear);
 	RUN(test_linear_large);
+	RUN(test_linear_fp8_direct);
+	RUN(test_ffn_group);
 	RUN(test_linear_t);
 	RUN(test_row);
 	RUN(test_fp8_find_nan);

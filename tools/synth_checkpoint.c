@@ -2,36 +2,47 @@
  * synth_checkpoint.c — writes a random-weight DeepSeek checkpoint at real shapes, in
  * the exact Hugging Face layout: config.json, sharded safetensors with
  * model.safetensors.index.json, and a tokenizer. Benchmarks and tests use it so that
- * nothing large is committed and nothing is downloaded.
- *
- *   tools/synth-checkpoint [--shape v2-lite|v3] [--layers N] [--dense N] [--mtp]
- *                          [--set KEY=INT]... [--shard-mb MB] [--seed S]
- *                          [--tokenizer DIR] OUT_DIR
+ * nothing large is committed and nothing is downloaded. Run it as tools/synth-checkpoint,
+ * which builds it first; --help lists the options.
  *
  * v2-lite: DeepSeek-V2-Lite's shape (hidden 2048, 64 routed experts of 1408, 6 active,
  * 2 shared, kv_lora 512, no q-LoRA, vocab 102400, softmax routing), 10 layers by default.
  * v3: DeepSeek-V3's (hidden 7168, 256 experts of 2048, 8 active in 8 groups, q_lora 1536,
- * vocab 129280, sigmoid routing), 4 layers (3 dense) by default. --set overrides any
+ * vocab 129280, sigmoid routing), 4 layers (3 dense) by default. --set overrides an
  * integer field of config.json (tests shrink the shapes this way); tensor shapes follow
- * the final config.
+ * the final config, which must pass ponder's own config checks before anything is
+ * written. Unless --dense or --set first_k_dense_replace says otherwise, at least one
+ * layer stays MoE: v3 with --layers 2 gets 1 dense layer, not an invalid 3.
  *
  * Matrices are FP8 e4m3 with 128x128 weight_scale_inv blocks, as DeepSeek ships them;
  * embeddings, the LM head, the router and norms are BF16 (the router's bias F32). Values
  * are uniform with a standard deviation of 1/sqrt(fan-in), so activations keep their
  * size through the layers. Each tensor's values depend only on its name and the seed.
  * The tokenizer files are copied from --tokenizer (default models/demo): ponder's own,
- * smaller than the vocabulary; benchmarks feed token ids.
+ * smaller than the vocabulary; benchmarks feed token ids. Its ids must fit vocab_size.
+ *
+ * OUT_DIR must be new or empty. A run that fails (disk full, a signal) removes what it
+ * wrote, and config.json is written last, so a checkpoint that did not finish never
+ * looks like one.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "engine/config.h"
+#include "engine/tokenizer.h"
 #include "kernels/kern.h"
 
 /* One tensor to write: name, dtype, 1 or 2 dims, standard deviation (0: all ones). */
@@ -49,11 +60,45 @@ struct plan {
 	size_t n, cap;
 };
 
-static void die(const char *fmt, const char *arg)
+/* What this run may have put in OUT_DIR, removed again on failure or a signal. Set up
+   before the first file is created and not changed afterwards, so that the signal
+   handler can read it; it uses only unlinkat and rmdir, which are async-signal-safe.
+   OUT_DIR was empty or absent at the start, so every name here is this run's own. */
+static struct {
+	const char *dir;
+	volatile sig_atomic_t dirfd; /* -1: nothing to remove (not started, or done) */
+	bool made_dir;
+	const char *const *names;
+	size_t n;
+} partial = {.dirfd = -1};
+
+static void remove_partial(void)
 {
-	fprintf(stderr, "synth-checkpoint: ");
-	fprintf(stderr, fmt, arg);
+	if (partial.dirfd < 0)
+		return;
+	for (size_t i = 0; i < partial.n; i++)
+		unlinkat(partial.dirfd, partial.names[i], 0);
+	if (partial.made_dir)
+		rmdir(partial.dir);
+}
+
+static void on_signal(int sig)
+{
+	remove_partial();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A failure while running: the message, what was written removed, status 1. */
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("synth-checkpoint: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputc('\n', stderr);
+	remove_partial();
 	exit(1);
 }
 
@@ -64,7 +109,7 @@ static void add(struct plan *p, const char *name, const char *dtype, size_t rows
 		p->cap = p->cap ? 2 * p->cap : 256;
 		p->t = realloc(p->t, p->cap * sizeof *p->t);
 		if (!p->t)
-			die("%s", "out of memory");
+			die("out of memory");
 	}
 	struct tensor *t = &p->t[p->n++];
 	memset(t, 0, sizeof *t);
@@ -112,7 +157,8 @@ static void add_mlp(struct plan *p, const char *prefix, size_t dim, size_t inter
 static void add_layer(struct plan *p, json_t *cfg, long long li)
 {
 	size_t D = (size_t)cfg_int(cfg, "hidden_size"), H = (size_t)cfg_int(cfg, "num_attention_heads");
-	size_t nope = (size_t)cfg_int(cfg, "qk_nope_head_dim"), rope = (size_t)cfg_int(cfg, "qk_rope_head_dim");
+	size_t nope = (size_t)cfg_int(cfg, "qk_nope_head_dim");
+	size_t rope = (size_t)cfg_int(cfg, "qk_rope_head_dim");
 	size_t vdim = (size_t)cfg_int(cfg, "v_head_dim"), kvl = (size_t)cfg_int(cfg, "kv_lora_rank");
 	size_t ql = (size_t)cfg_int(cfg, "q_lora_rank"), E = (size_t)cfg_int(cfg, "n_routed_experts");
 	size_t mi = (size_t)cfg_int(cfg, "moe_intermediate_size");
@@ -259,6 +305,20 @@ static void fill(const struct tensor *t, uint8_t *buf, size_t bytes, uint64_t *r
 
 /* ---- files ---------------------------------------------------------------------- */
 
+static void shard_name(char *buf, size_t cap, int shard, int shards)
+{
+	snprintf(buf, cap, "model-%05d-of-%05d.safetensors", shard + 1, shards);
+}
+
+/* Closes f, failing with the reason if any write to it failed (ENOSPC shows here when
+   the last buffer is flushed). */
+static void close_checked(FILE *f, const char *path)
+{
+	int bad = ferror(f);
+	if (fclose(f) || bad)
+		die("writing %s failed: %s", path, strerror(errno ? errno : EIO));
+}
+
 static void write_shard(const char *dir, const struct plan *p, int shard, int shards,
 			uint64_t seed)
 {
@@ -276,13 +336,16 @@ static void write_shard(const char *dir, const struct plan *p, int shard, int sh
 	}
 	char *text = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(hdr);
+	if (!text)
+		die("out of memory");
 	size_t len = strlen(text), padded = (len + 7) / 8 * 8;
 
-	char path[4096];
-	snprintf(path, sizeof path, "%s/model-%05d-of-%05d.safetensors", dir, shard + 1, shards);
+	char path[4096], name[48];
+	shard_name(name, sizeof name, shard, shards);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
 	FILE *f = fopen(path, "wb");
 	if (!f)
-		die("cannot create %s", path);
+		die("cannot create %s: %s", path, strerror(errno));
 	uint64_t hl = padded;
 	fwrite(&hl, 8, 1, f);
 	fwrite(text, 1, len, f);
@@ -300,20 +363,22 @@ static void write_shard(const char *dir, const struct plan *p, int shard, int sh
 			size_t now = left < sizeof buf ? left : sizeof buf;
 			fill(t, buf, now, &rng);
 			if (fwrite(buf, 1, now, f) != now)
-				die("writing %s failed (disk full?)", path);
+				die("writing %s failed: %s", path, strerror(errno));
 			left -= now;
 		}
 	}
-	if (fclose(f))
-		die("writing %s failed (disk full?)", path);
+	close_checked(f, path);
 }
 
+/* Writes v to dir/name and drops the reference. */
 static void write_json(const char *dir, const char *name, json_t *v)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (json_dump_file(v, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
-		die("cannot write %s", path);
+	errno = 0;
+	if (!v || json_dump_file(v, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
+		die("cannot write %s: %s", path, errno ? strerror(errno) : "out of memory");
+	json_decref(v);
 }
 
 static void copy_file(const char *from_dir, const char *to_dir, const char *name)
@@ -323,16 +388,18 @@ static void copy_file(const char *from_dir, const char *to_dir, const char *name
 	snprintf(dst, sizeof dst, "%s/%s", to_dir, name);
 	FILE *in = fopen(src, "rb"), *out;
 	if (!in)
-		die("cannot read %s: pass --tokenizer DIR, a folder with tokenizer.json", src);
+		die("cannot read %s: %s", src, strerror(errno));
 	if (!(out = fopen(dst, "wb")))
-		die("cannot create %s", dst);
+		die("cannot create %s: %s", dst, strerror(errno));
 	char buf[65536];
 	size_t k;
 	while ((k = fread(buf, 1, sizeof buf, in)) > 0)
-		fwrite(buf, 1, k, out);
+		if (fwrite(buf, 1, k, out) != k)
+			die("writing %s failed: %s", dst, strerror(errno));
+	if (ferror(in))
+		die("reading %s failed: %s", src, strerror(errno));
 	fclose(in);
-	if (fclose(out))
-		die("writing %s failed", dst);
+	close_checked(out, dst);
 }
 
 /* ---- shapes --------------------------------------------------------------------- */
@@ -385,22 +452,116 @@ static json_t *shape_config(const char *shape)
 	return NULL;
 }
 
-static void usage(void)
+/* ---- command line --------------------------------------------------------------- */
+
+static const char usage_text[] =
+	"usage: synth-checkpoint [--shape v2-lite|v3] [--layers N] [--dense N] [--mtp]\n"
+	"                        [--set KEY=INT]... [--shard-mb MB] [--seed S]\n"
+	"                        [--tokenizer DIR] OUT_DIR\n";
+
+static void __attribute__((noreturn)) help(void)
 {
-	fputs("usage: synth-checkpoint [--shape v2-lite|v3] [--layers N] [--dense N] [--mtp]\n"
-	      "                        [--set KEY=INT]... [--shard-mb MB] [--seed S]\n"
-	      "                        [--tokenizer DIR] OUT_DIR\n", stderr);
+	fputs(usage_text, stdout);
+	fputs("Writes a random-weight DeepSeek checkpoint (FP8, Hugging Face layout) into OUT_DIR,\n"
+	      "which must be new or empty.\n"
+	      "  --shape S        v2-lite (DeepSeek-V2-Lite, 10 layers; the default) or v3\n"
+	      "                   (DeepSeek-V3, 4 layers)\n"
+	      "  --layers N       decoder layers (num_hidden_layers)\n"
+	      "  --dense N        the first N layers have a dense MLP (first_k_dense_replace);\n"
+	      "                   default the shape's (v2-lite 1, v3 3), at most layers - 1\n"
+	      "  --mtp            add the multi-token-prediction layer\n"
+	      "  --set KEY=INT    override an integer field of config.json; repeatable\n"
+	      "  --shard-mb MB    largest shard in MiB (default 4000); a tensor never splits\n"
+	      "  --seed S         random seed (default 1): the same seed writes the same bytes\n"
+	      "  --tokenizer DIR  copy tokenizer.json (and tokenizer_config.json) from DIR\n"
+	      "                   (default models/demo)\n", stdout);
+	exit(0);
+}
+
+/* A bad command line: the problem, the usage, status 2. Nothing has been written. */
+static void __attribute__((format(printf, 1, 2), noreturn)) bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("synth-checkpoint: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
 	exit(2);
 }
 
-static long long parse_int(const char *s, const char *what)
+static long long parse_int(const char *s, const char *what, long long max)
 {
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (end == s || *end || errno || v < 0)
-		die("%s needs a non-negative integer", what);
+	if (end == s || *end || errno || v < 0 || v > max)
+		bad_usage("%s needs an integer from 0 to %lld, got '%s'", what, max, s);
 	return v;
+}
+
+/* --set KEY=INT may change only a field that the shape's config.json has as an integer
+   (or as null: v2-lite's q_lora_rank), so a typo cannot pass unnoticed. */
+static void check_set_key(json_t *cfg, const char *shape, const char *key)
+{
+	json_t *v = json_object_get(cfg, key);
+	if (v && (json_is_integer(v) || json_is_null(v)))
+		return;
+	char keys[2048] = "";
+	size_t k = 0;
+	const char *name;
+	json_t *x;
+	json_object_foreach(cfg, name, x)
+		if ((json_is_integer(x) || json_is_null(x)) && k < sizeof keys)
+			k += (size_t)snprintf(keys + k, sizeof keys - k, "%s%s", k ? ", " : "", name);
+	bad_usage("--set %s: not an integer field of the %s config.json; those are: %s", key,
+		  shape, keys);
+}
+
+/* ---- output folder -------------------------------------------------------------- */
+
+/* Makes OUT_DIR (or accepts an empty one) and arms the clean-up for the files that
+   this run will write there. */
+static void prepare_out(const char *out, const char *const *names, size_t n)
+{
+	struct stat sb;
+	if (stat(out, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			die("%s exists and is not a folder", out);
+		DIR *d = opendir(out);
+		if (!d)
+			die("cannot read %s: %s", out, strerror(errno));
+		bool empty = true;
+		for (struct dirent *de; empty && (de = readdir(d));)
+			empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+		closedir(d);
+		if (!empty) /* stale shards of another run would join this checkpoint */
+			die("%s is not empty: remove it or name a new folder", out);
+	} else if (errno != ENOENT || mkdir(out, 0755)) {
+		die("cannot create %s: %s", out, strerror(errno));
+	} else {
+		partial.made_dir = true;
+	}
+	partial.dir = out;
+	partial.names = names;
+	partial.n = n;
+	int fd = open(out, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		int err = errno;
+		if (partial.made_dir)
+			rmdir(out);
+		die("cannot open %s: %s", out, strerror(err));
+	}
+	partial.dirfd = fd;
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* A file-size limit then fails a write (EFBIG), the same path as a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 int main(int argc, char **argv)
@@ -411,62 +572,99 @@ int main(int argc, char **argv)
 	json_t *sets = json_object();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			help();
 		if (!strcmp(a, "--mtp")) {
 			mtp = true;
 			continue;
 		}
 		if (a[0] != '-') {
 			if (out)
-				usage();
+				bad_usage("one OUT_DIR only, got '%s' and '%s'", out, a);
 			out = a;
 			continue;
 		}
+		if (strcmp(a, "--shape") && strcmp(a, "--layers") && strcmp(a, "--dense") &&
+		    strcmp(a, "--shard-mb") && strcmp(a, "--seed") && strcmp(a, "--tokenizer") &&
+		    strcmp(a, "--set"))
+			bad_usage("unknown option '%s'", a);
 		if (!v)
-			usage();
+			bad_usage("%s needs a value", a);
 		i++;
 		if (!strcmp(a, "--shape")) {
 			shape = v;
 		} else if (!strcmp(a, "--layers")) {
-			layers = parse_int(v, "--layers");
+			layers = parse_int(v, "--layers", 1024);
 		} else if (!strcmp(a, "--dense")) {
-			dense = parse_int(v, "--dense");
+			dense = parse_int(v, "--dense", 1024);
 		} else if (!strcmp(a, "--shard-mb")) {
-			shard_mb = parse_int(v, "--shard-mb");
+			shard_mb = parse_int(v, "--shard-mb", 1 << 20);
 		} else if (!strcmp(a, "--seed")) {
-			seed = parse_int(v, "--seed");
+			seed = parse_int(v, "--seed", LLONG_MAX);
 		} else if (!strcmp(a, "--tokenizer")) {
 			tok_dir = v;
-		} else if (!strcmp(a, "--set")) {
-			const char *eq = strchr(v, '=');
-			if (!eq || eq == v)
-				die("--set needs KEY=INT, got '%s'", v);
-			char key[128];
-			snprintf(key, sizeof key, "%.*s", (int)(eq - v), v);
-			json_object_set_new(sets, key, json_integer(parse_int(eq + 1, "--set")));
 		} else {
-			usage();
+			const char *eq = strchr(v, '=');
+			if (!eq || eq == v || eq - v >= 128)
+				bad_usage("--set needs KEY=INT, got '%s'", v);
+			char key[128], what[160];
+			snprintf(key, sizeof key, "%.*s", (int)(eq - v), v);
+			snprintf(what, sizeof what, "--set %s", key);
+			json_object_set_new(sets, key, json_integer(parse_int(eq + 1, what, 1LL << 40)));
 		}
 	}
 	if (!out)
-		usage();
+		bad_usage("no OUT_DIR given");
+	if (layers == 0 || shard_mb == 0)
+		bad_usage("--%s must be at least 1", layers == 0 ? "layers" : "shard-mb");
 	json_t *cfg = shape_config(shape);
 	if (!cfg)
-		die("unknown --shape '%s': use v2-lite or v3", shape);
-	if (layers >= 1)
+		bad_usage("unknown --shape '%s': use v2-lite or v3", shape);
+
+	if (layers > 0)
 		json_object_set_new(cfg, "num_hidden_layers", json_integer(layers));
-	else if (layers == 0)
-		die("%s", "--layers must be at least 1");
 	if (dense >= 0)
 		json_object_set_new(cfg, "first_k_dense_replace", json_integer(dense));
 	if (mtp)
 		json_object_set_new(cfg, "num_nextn_predict_layers", json_integer(1));
+	const char *key;
+	json_t *val;
+	json_object_foreach(sets, key, val)
+		check_set_key(cfg, shape, key);
 	json_object_update(cfg, sets);
+	long long L = cfg_int(cfg, "num_hidden_layers");
+	if (dense < 0 && !json_object_get(sets, "first_k_dense_replace") && L >= 1 &&
+	    cfg_int(cfg, "first_k_dense_replace") >= L)
+		json_object_set_new(cfg, "first_k_dense_replace", json_integer(L - 1));
 	json_decref(sets);
-	if (cfg_int(cfg, "hidden_size") <= 0 || cfg_int(cfg, "vocab_size") <= 0)
-		die("%s", "hidden_size and vocab_size must be positive");
+	if (cfg_int(cfg, "num_nextn_predict_layers") > 1)
+		bad_usage("num_nextn_predict_layers %lld: this tool writes one MTP layer",
+			  cfg_int(cfg, "num_nextn_predict_layers"));
 
-	if (mkdir(out, 0755) && errno != EEXIST)
-		die("cannot create %s", out);
+	/* Ponder's own checks, so that a shape it would refuse is never written. */
+	struct err e = {0};
+	struct eng_config ec;
+	char *text = json_dumps(cfg, JSON_COMPACT);
+	if (!text)
+		die("out of memory");
+	if (eng_config_parse(text, strlen(text), &ec, &e))
+		bad_usage("ponder would not load this config.json: %s", e.msg);
+	free(text);
+
+	/* The tokenizer, before anything is written: it must load and its ids fit. */
+	char tok_path[4096];
+	struct tok *tok = NULL;
+	snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", tok_dir);
+	if (tok_load(tok_path, &tok, &e))
+		die("%s (--tokenizer DIR names a folder with tokenizer.json)", e.msg);
+	size_t tok_ids = tok_vocab_size(tok);
+	tok_free(tok);
+	if (tok_ids > (size_t)ec.vocab_size)
+		bad_usage("the tokenizer in %s has %zu ids, more than vocab_size %lld", tok_dir,
+			  tok_ids, (long long)ec.vocab_size);
+	snprintf(tok_path, sizeof tok_path, "%s/tokenizer_config.json", tok_dir);
+	bool tok_cfg = access(tok_path, F_OK) == 0;
+
 	init_levels();
 	struct plan p = {0};
 	plan_model(&p, cfg);
@@ -485,12 +683,29 @@ int main(int argc, char **argv)
 		used += b;
 	}
 	int shards = shard + 1;
+	if (shards > 99999)
+		bad_usage("%d shards: raise --shard-mb", shards);
+
+	/* Every name this run writes, config.json last: without it no loader takes the
+	   folder for a checkpoint, so one cut short never looks whole. */
+	const char **names = malloc(((size_t)shards + 4) * sizeof *names);
+	char(*shard_names)[48] = malloc((size_t)shards * sizeof *shard_names);
+	if (!names || !shard_names)
+		die("out of memory");
+	for (int s = 0; s < shards; s++) {
+		shard_name(shard_names[s], sizeof shard_names[s], s, shards);
+		names[s] = shard_names[s];
+	}
+	names[shards] = "model.safetensors.index.json";
+	names[shards + 1] = "tokenizer.json";
+	names[shards + 2] = "tokenizer_config.json";
+	names[shards + 3] = "config.json";
+	prepare_out(out, names, (size_t)shards + 4);
+
 	json_t *map = json_object();
 	size_t total = 0;
 	for (size_t i = 0; i < p.n; i++) {
-		char f[64];
-		snprintf(f, sizeof f, "model-%05d-of-%05d.safetensors", p.t[i].shard + 1, shards);
-		json_object_set_new(map, p.t[i].name, json_string(f));
+		json_object_set_new(map, p.t[i].name, json_string(shard_names[p.t[i].shard]));
 		total += tensor_bytes(&p.t[i]);
 	}
 	for (int s = 0; s < shards; s++)
@@ -498,13 +713,17 @@ int main(int argc, char **argv)
 	write_json(out, "model.safetensors.index.json",
 		   json_pack("{s:{s:I},s:o}", "metadata", "total_size", (json_int_t)total,
 			     "weight_map", map));
-	write_json(out, "config.json", cfg);
 	copy_file(tok_dir, out, "tokenizer.json");
-	copy_file(tok_dir, out, "tokenizer_config.json");
-	printf("%s: %s, %lld layers, %zu tensors, %.2f GB in %d shard%s\n", out, shape,
-	       cfg_int(cfg, "num_hidden_layers"), p.n, (double)total / 1e9, shards,
-	       shards == 1 ? "" : "s");
-	json_decref(cfg);
+	if (tok_cfg)
+		copy_file(tok_dir, out, "tokenizer_config.json");
+	write_json(out, "config.json", cfg);
+	int fd = partial.dirfd;
+	partial.dirfd = -1; /* done: nothing to remove any more */
+	close(fd);
+	printf("%s: %s, %lld layers, %zu tensors, %.2f GB in %d shard%s\n", out, shape, L, p.n,
+	       (double)total / 1e9, shards, shards == 1 ? "" : "s");
+	free(names);
+	free(shard_names);
 	free(p.t);
 	return 0;
 }
