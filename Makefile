@@ -110,7 +110,7 @@ test: $(PONDER) $(TEST_BIN)
 
 # ThreadSanitizer over the thread pool and every kernel that runs on it. TESTS limits
 # tests/run.sh to these binaries.
-TSAN_TESTS := test_pool test_pool_stress test_kernels
+TSAN_TESTS := test_pool test_pool_stress test_kernels test_kern_quant
 check-tsan:
 	$(MAKE) BUILD=$(BUILD)/tsan PONDER=bin/ponder-tsan CUDA=0 CI= \
 	  SANITIZE="-O1 -fsanitize=thread" $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
@@ -138,7 +138,7 @@ bench: $(PONDER) $(BENCH_BIN)
 FUZZ_CC ?= clang
 FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c engine/checkpoint.c \
   engine/tokenizer.c engine/tok_added.c engine/tok_bpe.c engine/tok_json.c engine/tok_load.c \
-  engine/tok_pretok.c engine/detok_stream.c engine/channels.c engine/kv_type.c \
+  engine/tok_pretok.c engine/detok_stream.c engine/channels.c engine/kv_type.c engine/head_type.c \
   app/options.c app/paths.c \
   app/term_safe.c ui/theme.c ui/render_md.c ui/width.c
 fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)

@@ -7,30 +7,11 @@
  * and the FP8 kernels take it as they take any other matrix. The cost is e4m3's rounding
  * of the logits (docs/kernels.md gives the measured error), so it is a choice.
  */
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine/model.h"
-
-const char *eng_head_type_name(enum eng_head_type t)
-{
-	return t == ENG_HEAD_FP8 ? "fp8" : "bf16";
-}
-
-int eng_head_type_parse(const char *s, enum eng_head_type *out, struct err *e)
-{
-	if (!strcmp(s, "bf16"))
-		*out = ENG_HEAD_STORED;
-	else if (!strcmp(s, "fp8"))
-		*out = ENG_HEAD_FP8;
-	else
-		return err_set(e, ERR_USAGE, "--head '%s': use bf16 (the head as the checkpoint "
-			       "stores it) or fp8 (re-quantised at load: half the bytes per token)", s);
-	return 0;
-}
 
 /* Gives the stored head's pages back: nothing reads them after the conversion (a private
    file mapping; the page cache keeps the file). Only the page-aligned interior. */

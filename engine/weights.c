@@ -140,7 +140,7 @@ static int check_fp8(struct binder *b, const char *name, const char *sname,
 		float v = m->scale[i];
 		if (!(fabsf(v) < KERN_FP8_SCALE_MAX))
 			return err_set(b->e, ERR_FORMAT, "%s (%s): block scale %llu is %g; scales "
-				       "must be finite and below 128 (%g). The file is damaged or was "
+				       "must be finite and below 2^64 (%g). The file is damaged or was "
 				       "converted wrongly: download or convert it again", sname,
 				       shard_of(b, sname), (unsigned long long)i, (double)v,
 				       (double)KERN_FP8_SCALE_MAX);

@@ -55,17 +55,18 @@ struct kern_mat {
 
 /*
  * What the CPU kernels require of an FP8 matrix, checked once when a model loads: no
- * e4m3 NaN byte (0x7f, 0xff) and block scales with |scale| < KERN_FP8_SCALE_MAX = 128
- * (finite; the AVX2 decoder folds a factor of 2^120 into the scale, and no real weight
- * needs a scale near 128: e4m3's largest value is 448, and DeepSeek's scales are about
- * 1e-4). The fast kernels skip per-block checks in their hot loops because of this.
+ * e4m3 NaN byte (0x7f, 0xff) and block scales with |scale| < KERN_FP8_SCALE_MAX = 2^64
+ * (finite; the decoders fold a factor of up to 2^56 into the scale, and no real weight
+ * needs a scale near 2^64 when e4m3's largest value is 448: DeepSeek's are about 1e-4).
+ * The fast kernels skip per-block checks in their hot loops because of this.
  */
-#define KERN_FP8_SCALE_MAX 0x1p7f
+#define KERN_FP8_SCALE_MAX 0x1p64f
 
 /*
  * dst[src.rows][src.cols] and scale[ceil(rows/128)][ceil(cols/128)] = src (any dtype, all
  * of its view's rows) re-quantised to FP8 e4m3 with 128x128 blocks, scale = block amax /
- * 448. A finite source meets the FP8 contract above. Runs on the pool.
+ * 448: a block with a NaN or infinity gets a non-finite scale, and the result meets the
+ * FP8 contract above when every scale does. Runs on the pool.
  */
 void kern_quantize_fp8(struct kern_pool *p, uint8_t *dst, float *scale,
 		       const struct kern_mat *src);

@@ -415,8 +415,8 @@ static void test_quantize_non_finite(void)
  * Finite sources at the float range's edges. A block whose amax / 448 is a float
  * subnormal (amax 1e-37) still puts its amax on 448 and keeps its zeros zero (not NaN,
  * as 0 * (1 / scale) = 0 * inf would); one whose amax / 448 is below every float gets
- * scale 1 and zeros; values of 57344 (128 * 448) and more need a scale the FP8 kernels
- * do not take, so the caller's check refuses them.
+ * scale 1 and zeros; values of 448 * KERN_FP8_SCALE_MAX and more need a scale the FP8
+ * kernels do not take, so the caller's check refuses them.
  */
 static void test_quantize_range_edges(void)
 {
@@ -439,13 +439,14 @@ static void test_quantize_range_edges(void)
 	v[8] = 0;
 	kern_quantize_fp8(NULL, q, &scale, &m);
 	CHECK(scale == 1 && q[7] == 0, "amax 1e-44: scale %g, byte %02x", scale, q[7]);
-	v[7] = 57344.0f;
+	v[7] = 448 * KERN_FP8_SCALE_MAX;
 	kern_quantize_fp8(NULL, q, &scale, &m);
-	CHECK(scale == 128 && !(scale < KERN_FP8_SCALE_MAX) && q[7] == 0x7e,
-	      "amax 57344: scale %g, byte %02x", scale, q[7]);
-	v[7] = 57000.0f;
+	CHECK(scale == KERN_FP8_SCALE_MAX && !(scale < KERN_FP8_SCALE_MAX) && q[7] == 0x7e,
+	      "amax 448 * 2^64: scale %g, byte %02x", scale, q[7]);
+	v[7] = 440 * KERN_FP8_SCALE_MAX;
 	kern_quantize_fp8(NULL, q, &scale, &m);
-	CHECK(scale == 57000.0f / 448 && scale < KERN_FP8_SCALE_MAX, "amax 57000: scale %g", scale);
+	CHECK(scale == 440 * KERN_FP8_SCALE_MAX / 448 && scale < KERN_FP8_SCALE_MAX,
+	      "amax 440 * 2^64: scale %g", scale);
 }
 
 int main(void)

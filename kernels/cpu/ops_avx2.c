@@ -94,28 +94,18 @@ static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
 	*hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
 }
 /*
- * Weights decode straight to f32 bits, in fewer instructions than through f16 (widen,
- * shift, mask: no conversion): the sign-extended byte << 20 puts the sign in bit 31
- * (copies in bits 27-30, which the mask clears) and exponent and mantissa at the top of
- * the f32 fields. The value is then b's value * 2^-120 exactly (e4m3's subnormals become
- * f32 subnormals), so F8W_RAW = 2^120 is folded into the block scale; kern.h's
- * KERN_FP8_SCALE_MAX keeps that product finite.
- */
-#define F8W_RAW 0x1p120f
-static inline vf v_load_f8w(const uint8_t *p)
-{
-	__m256i d = _mm256_slli_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)), 20);
-	return _mm256_castsi256_ps(_mm256_and_si256(d, _mm256_set1_epi32((int)0x87f00000u)));
-}
-/*
- * Decode-time FP8 (few input rows): 32 bytes at once, no widening. An arithmetic >> 4
- * of each 16-bit lane puts its high byte's exponent and mantissa 16 bits below where
- * v_load_f8w puts them, with the sign copied above; the top half of a 32-bit lane is
- * then in place under the mask, the bottom half after a << 16, and a << 8 first does the
- * same for the low bytes. Lane j of out[b] is byte 4j+b, each the value * 2^-120: five
- * shifts and four ANDs for four vectors, where the widening decode takes 5 ops a vector.
+ * Decode-time FP8 (few input rows): 32 bytes at once, straight to f32 bits, no widening
+ * and no conversion. An arithmetic >> 4 of each 16-bit lane puts its high byte's sign in
+ * bit 15 (copied into bits 11-14) and its exponent and mantissa in bits 4-10; the top
+ * half of a 32-bit lane is then the f32 sign, exponent and mantissa fields under the
+ * mask 0x87f00000, the bottom half is after a << 16, and a << 8 first does the same for
+ * the low bytes. Each value is the byte's * 2^-120 exactly (e4m3 subnormals become f32
+ * subnormals): lane j of out[b] is byte 4j+b, five shifts and four ANDs for four
+ * vectors, where the widening f16 route takes five ops a vector. F8G_X_SCALE and
+ * F8G_RAW (ops_tmpl.h) keep the products with the input in the normal range.
  */
 #define F8_GROUP 32
+#define F8G_BIAS 0x1p-120f /* what v_load_f8g's values are of the bytes' */
 static inline void v_load_f8g(const uint8_t *p, vf out[4])
 {
 	const __m256i m = _mm256_set1_epi32((int)0x87f00000u);

@@ -83,9 +83,6 @@ static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
 	*lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
 	*hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
-/* weights decode as the KV cache does */
-#define F8W_RAW F8_RAW
-#define v_load_f8w v_load_f8
 #define OPS_TABLE kern_cpu_avx512_ops
 #define OPS_NAME "avx512"
 #include "kernels/cpu/ops_tmpl.h"

@@ -110,9 +110,6 @@ static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
 	*hi = v_load_f8(p + VL);
 }
 
-/* weights decode as the KV cache does */
-#define F8W_RAW F8_RAW
-#define v_load_f8w v_load_f8
 #define OPS_TABLE kern_cpu_scalar_ops
 #define OPS_NAME "scalar"
 #include "kernels/cpu/ops_tmpl.h"

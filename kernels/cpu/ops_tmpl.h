@@ -15,18 +15,15 @@
  *   v_load_bf16x2(p, &e, &o) 2*VL bf16 values split: e = p[0], p[2], ..., o = p[1], p[3], ...
  *   v_zip(a, b, &lo, &hi)    the inverse: lo = a[0], b[0], a[1], b[1], ..., hi the rest
  *   v_load_f8x2(p, &lo, &hi) 2*VL e4m3 bytes in order, as v_load_f8 of p and of p + VL
- *   v_load_f8w, F8W_RAW      the decode weights use: VL e4m3 bytes, true = raw * F8W_RAW;
- *                            it may need a larger factor than v_load_f8 (AVX2: 2^120), so
- *                            the KV cache, whose row scales are not bounded, keeps v_load_f8
- *   F8_GROUP, v_load_f8g     optional: F8_GROUP = 4*VL bytes as 4 vectors of raw values
- *                            (factor F8W_RAW), lane j of vector b = byte 4j+b; the direct
- *                            FP8 path then arranges its input to match (f8g_arrange)
+ *   F8_GROUP, v_load_f8g     optional: F8_GROUP = 4*VL bytes as 4 vectors, lane j of
+ *                            vector b = byte 4j+b, each value = the byte's * F8G_BIAS; the
+ *                            direct FP8 path then arranges its input to match (f8g_arrange)
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
  *
  * FP8 matrices meet kern.h's contract (no NaN byte, |scale| < KERN_FP8_SCALE_MAX), which
  * the engine checks once at load, so the hot loops decode every byte the fast way and
- * scale * F8W_RAW is always a finite float.
+ * scale * F8_RAW (and * F8G_RAW) is always a finite float.
  *
  * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
  * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
@@ -57,9 +54,7 @@
 #define PAR_MIN_WORK 32768
 
 /* What one decoded value of dt must be multiplied by, besides the block scale. */
-#define RAW_FACTOR(dt) ((dt) == KD_F8_E4M3 ? F8W_RAW : 1.0f)
-/* The same for a value of the KV cache (its FP8 rows use v_load_f8). */
-#define KV_RAW(dt) ((dt) == KD_F8_E4M3 ? F8_RAW : 1.0f)
+#define RAW_FACTOR(dt) ((dt) == KD_F8_E4M3 ? F8_RAW : 1.0f)
 
 static inline size_t min_sz(size_t a, size_t b)
 {
@@ -84,14 +79,8 @@ static ALWAYS_INLINE vf w_vec(const void *row, size_t k, const int dt)
 	case KD_F32: return v_load((const float *)row + k);
 	case KD_BF16: return v_load_bf16((const uint16_t *)row + k);
 	case KD_F16: return v_load_f16((const uint16_t *)row + k);
-	default: return v_load_f8w((const uint8_t *)row + k);
+	default: return v_load_f8((const uint8_t *)row + k);
 	}
-}
-
-/* VL values of a KV-cache row from column k as F32 (F8: multiply by KV_RAW(dt) * row scale). */
-static ALWAYS_INLINE vf kv_vec(const void *row, size_t k, const int dt)
-{
-	return dt == KD_F8_E4M3 ? v_load_f8((const uint8_t *)row + k) : w_vec(row, k, dt);
 }
 
 static inline vf v_exp(vf x)
@@ -172,17 +161,28 @@ static ALWAYS_INLINE void direct_part_f8g(vf *part, const void *const *wr, const
 		part[j] = v_add(part[j], part2[j]);
 }
 
-/* xg = x in v_load_f8g's order: x[g + 4j + b] goes to xg[g + b*VL + j] in each group of
-   F8_GROUP; the columns after the last whole group stay where they are. */
+/*
+ * v_load_f8g's values are tiny (F8G_BIAS = 2^-120: many are f32 subnormals), so their
+ * products with an input of 1e-3 would be subnormal too: rounded coarsely, and slow on
+ * CPUs that handle subnormals in microcode. The arranged input is scaled up by
+ * F8G_X_SCALE instead (exact: a power of two, and any finite activation is far below
+ * 2^64), which puts every product of a normal input back in the normal range; F8G_RAW
+ * undoes both with the block scale.
+ */
+#define F8G_X_SCALE 0x1p64f
+#define F8G_RAW (1.0f / (F8G_BIAS * F8G_X_SCALE))
+
+/* xg = x * F8G_X_SCALE in v_load_f8g's order: x[g + 4j + b] goes to xg[g + b*VL + j] in
+   each group of F8_GROUP; the columns after the last whole group stay where they are. */
 static void f8g_arrange(float *xg, const float *x, size_t cols)
 {
 	size_t g = 0;
 	for (; g + F8_GROUP <= cols; g += F8_GROUP)
 		for (int b = 0; b < 4; b++)
 			for (int j = 0; j < VL; j++)
-				xg[g + (size_t)(b * VL + j)] = x[g + (size_t)(4 * j + b)];
+				xg[g + (size_t)(b * VL + j)] = x[g + (size_t)(4 * j + b)] * F8G_X_SCALE;
 	for (; g < cols; g++)
-		xg[g] = x[g];
+		xg[g] = x[g] * F8G_X_SCALE;
 }
 
 /* Most floats of arranged input one direct call keeps on its stack (128 KB): DeepSeek-V3's
@@ -196,9 +196,13 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 {
 	const struct kern_mat *w = c->w;
 	size_t cols = w->cols, rows = w->rows, step = VL;
+	float raw = RAW_FACTOR(dt), tail_scale = 1.0f;
 #ifdef F8_GROUP
-	if (grp)
+	if (grp) {
 		step = F8_GROUP;
+		raw = F8G_RAW;
+		tail_scale = 1.0f / F8G_X_SCALE;
+	}
 #endif
 	size_t cv = cols / step * step;
 	size_t blk = dt == KD_F8_E4M3 ? KERN_FP8_BLOCK : (cv ? cv : 1);
@@ -218,7 +222,6 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 		for (size_t kb = 0; kb < cv; kb += blk) {
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
-			float raw = RAW_FACTOR(dt);
 #ifdef F8_GROUP
 			if (grp)
 				direct_part_f8g(part, wr, xi, kb, ke, nrw);
@@ -244,7 +247,7 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 			}
 #pragma GCC unroll 4
 		for (int j = 0; j < nrw; j++)
-			c->y[i * rows + r + j] = v_hsum(acc[j]) + tail[j];
+			c->y[i * rows + r + j] = v_hsum(acc[j]) + tail[j] * tail_scale;
 	}
 }
 
@@ -722,8 +725,8 @@ static ALWAYS_INLINE void kv_pair(vf *a, vf *b, const void *vals, size_t k, cons
 	} else if (dt == KD_F8_E4M3) {
 		v_load_f8x2((const uint8_t *)vals + k, a, b);
 	} else {
-		*a = kv_vec(vals, k, dt);
-		*b = kv_vec(vals, k + VL, dt);
+		*a = w_vec(vals, k, dt);
+		*b = w_vec(vals, k + VL, dt);
 	}
 }
 
@@ -774,12 +777,12 @@ static ALWAYS_INLINE void mla_dots(float *d, const float *qa, const uint8_t *val
 		vf q0 = v_load(qa + j);
 #pragma GCC unroll 4
 		for (int p = 0; p < np; p++)
-			acc[p][0] = v_fma(q0, kv_vec(vals + (size_t)p * rb, c0 + j, dt), acc[p][0]);
+			acc[p][0] = v_fma(q0, w_vec(vals + (size_t)p * rb, c0 + j, dt), acc[p][0]);
 		j += VL;
 	}
 #pragma GCC unroll 4
 	for (int p = 0; p < np; p++) {
-		float s = v_hsum(v_add(acc[p][0], acc[p][1])) * KV_RAW(dt);
+		float s = v_hsum(v_add(acc[p][0], acc[p][1])) * RAW_FACTOR(dt);
 		for (size_t k = j; k < w; k++)
 			s += qa[k] * w_scalar(vals + (size_t)p * rb, c0 + k, dt);
 		d[p] = c0 ? d[p] + s : s;
@@ -799,7 +802,7 @@ static ALWAYS_INLINE void mla_lat(float *o, const float *s, const uint8_t *vals,
 		acc[p][0] = acc[p][1] = v_zero();
 	for (size_t t = 0; t < len; t++) {
 		const uint8_t *row = vals + t * rb;
-		vf pv = v_set1(s[t] * KV_RAW(dt));
+		vf pv = v_set1(s[t] * RAW_FACTOR(dt));
 #pragma GCC unroll 4
 		for (int p = 0; p < np; p++) {
 			vf x, y;
@@ -881,7 +884,7 @@ static ALWAYS_INLINE void mla_items(const struct kern_mla_args *a, size_t b, siz
 		if (k + VL <= lora) {
 			vf acc = v_zero();
 			for (t = 0; t < len; t++)
-				acc = v_fma(v_set1(s[t] * KV_RAW(dt)), kv_vec(vals + t * rb, k, dt), acc);
+				acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)), w_vec(vals + t * rb, k, dt), acc);
 			v_store(o + k, v_mul(acc, v_set1(inv)));
 			k += VL;
 		}
