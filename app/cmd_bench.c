@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/sampler.h"
 #include "kernels/pool.h"
 
 #define WARMUP 3         /* untimed decode steps before each timed run */
@@ -246,15 +247,6 @@ static int probe_bandwidth(struct bench *b, struct err *e)
 	return 0;
 }
 
-static size_t argmax(const float *v, size_t n)
-{
-	size_t best = 0;
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return best;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -280,7 +272,7 @@ static int fill(struct run *r, struct eng_state *st, size_t n, int32_t *id, stru
 {
 	eng_state_truncate(st, 0);
 	int rc = eng_forward(st, r->ids, n, r->logits, false, e);
-	*id = (int32_t)argmax(r->logits, r->vocab);
+	*id = (int32_t)sampler_argmax(r->logits, r->vocab);
 	return rc;
 }
 
@@ -291,7 +283,7 @@ static int greedy(struct run *r, struct eng_state *st, size_t n, int32_t *id, st
 		int rc = eng_forward(st, id, 1, r->logits, false, e);
 		if (rc)
 			return rc;
-		*id = (int32_t)argmax(r->logits, r->vocab);
+		*id = (int32_t)sampler_argmax(r->logits, r->vocab);
 	}
 	return 0;
 }
@@ -377,19 +369,19 @@ static int speculate(struct run *r, struct eng_state *st, size_t n, int32_t *id,
 		int rc = eng_mtp_draft(st, *id, r->logits, e);
 		if (rc)
 			return rc;
-		int32_t pair[2] = {*id, (int32_t)argmax(r->logits, V)};
+		int32_t pair[2] = {*id, (int32_t)sampler_argmax(r->logits, V)};
 		if ((rc = eng_forward(st, pair, 2, r->logits, true, e)))
 			return rc;
 		made++;
 		(*drafted)++;
-		*id = (int32_t)argmax(r->logits, V);
+		*id = (int32_t)sampler_argmax(r->logits, V);
 		if (*id != pair[1]) {
 			eng_state_truncate(st, pos + 1);
 			continue;
 		}
 		made++;
 		(*accepted)++;
-		*id = (int32_t)argmax(r->logits + V, V);
+		*id = (int32_t)sampler_argmax(r->logits + V, V);
 	}
 	return 0;
 }
@@ -614,19 +606,6 @@ static const char usage_text[] =
 	"  the MTP verify cost of the model in DIR (default: $PONDER_MODEL, else the demo\n"
 	"  model). Defaults: --prompt 512, --gen 64, contexts 16, 4096 and 16384.\n";
 
-static int parse_num(const char *name, const char *v, long long lo, long long hi,
-		     long long *out, struct err *e)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(v, &end, 10);
-	if (end == v || *end || errno || x < lo || x > hi)
-		return err_set(e, ERR_USAGE, "--%s: '%s' is not a whole number from %lld to %lld",
-			       name, v, lo, hi);
-	*out = x;
-	return 0;
-}
-
 static const struct option bench_opts_table[] = {
 	{"model", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
 	{"threads", required_argument, NULL, 't'}, {"ctx", required_argument, NULL, 'c'},
@@ -652,12 +631,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct err *e
 		case 'M': o->mtp = true; break;
 		case 'K': o->kernels = optarg; break;
 		case 't':
-			rc = parse_num("threads", optarg, 1, 4096, &n, e);
+			rc = app_parse_int("threads", optarg, 1, 4096, &n, e);
 			o->threads = (int)n;
 			break;
-		case 'c': rc = parse_num("ctx", optarg, 1, INT32_MAX, &o->ctx, e); break;
-		case 'p': rc = parse_num("prompt", optarg, 1, INT32_MAX, &o->prompt, e); break;
-		case 'g': rc = parse_num("gen", optarg, 1, INT32_MAX, &o->gen, e); break;
+		case 'c': rc = app_parse_int("ctx", optarg, 1, INT32_MAX, &o->ctx, e); break;
+		case 'p': rc = app_parse_int("prompt", optarg, 1, INT32_MAX, &o->prompt, e); break;
+		case 'g': rc = app_parse_int("gen", optarg, 1, INT32_MAX, &o->gen, e); break;
 		case 'V': rc = eng_kv_type_parse(optarg, &o->kvt, e); break;
 		case 'H': rc = eng_head_type_parse(optarg, &o->head, e); break;
 		case 'h': fputs(usage_text, stdout); return 1;

@@ -79,8 +79,8 @@ static int parse_double(const char *name, const char *v, double lo, double hi, d
 	return 0;
 }
 
-static int parse_int(const char *name, const char *v, long long lo, long long hi,
-		     long long *out, struct err *e)
+int app_parse_int(const char *name, const char *v, long long lo, long long hi,
+		  long long *out, struct err *e)
 {
 	char *end;
 	errno = 0;
@@ -121,23 +121,23 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 		return o->prompt ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 	case OPT_CONTINUE: o->continue_latest = true; return 0;
 	case OPT_THREADS:
-		rc = parse_int(name, v, 0, 4096, &n, e);
+		rc = app_parse_int(name, v, 0, 4096, &n, e);
 		o->threads = (int)n;
 		return rc;
 	case OPT_TEMPERATURE: return parse_double(name, v, 0, 100, &o->temperature, e);
 	case OPT_TOP_P: return parse_double(name, v, 0, 1, &o->top_p, e);
 	case OPT_MIN_P: return parse_double(name, v, 0, 1, &o->min_p, e);
 	case OPT_TOP_K:
-		rc = parse_int(name, v, 0, INT_MAX, &n, e);
+		rc = app_parse_int(name, v, 0, INT_MAX, &n, e);
 		o->top_k = (int)n;
 		return rc;
 	case OPT_SEED:
-		rc = parse_int(name, v, 0, LLONG_MAX, &n, e);
+		rc = app_parse_int(name, v, 0, LLONG_MAX, &n, e);
 		o->seed = (uint64_t)n;
 		o->seed_set = true;
 		return rc;
 	case OPT_MAX_TOKENS:
-		rc = parse_int(name, v, 0, INT32_MAX, &n, e);
+		rc = app_parse_int(name, v, 0, INT32_MAX, &n, e);
 		o->max_tokens = n;
 		return rc;
 	case OPT_THINK:
@@ -153,13 +153,13 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 		o->system = strdup(v);
 		return o->system ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 	case OPT_CID:
-		rc = parse_int(name, v, 1, LLONG_MAX, &n, e);
+		rc = app_parse_int(name, v, 1, LLONG_MAX, &n, e);
 		o->cid = n;
 		return rc;
 	case OPT_NO_SAVE: o->no_save = true; return 0;
 	case OPT_DB: return copy_str(name, v, o->db, sizeof o->db, e);
 	case OPT_CTX:
-		rc = parse_int(name, v, 1, INT32_MAX, &n, e);
+		rc = app_parse_int(name, v, 1, INT32_MAX, &n, e);
 		o->ctx = n;
 		return rc;
 	case OPT_KERNELS: return copy_str(name, v, o->kernels, sizeof o->kernels, e);

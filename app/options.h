@@ -54,6 +54,10 @@ struct app_opts {
 /* Fills defaults, reads the config file and environment, then parses argv (argv[0] is
    the program). ERR_USAGE names the option or config line that is wrong. */
 int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e);
+
+/* *out = v as a whole number in [lo, hi]; ERR_USAGE naming --name otherwise. */
+int app_parse_int(const char *name, const char *v, long long lo, long long hi,
+		  long long *out, struct err *e);
 void app_opts_release(struct app_opts *o);
 
 /* The model directory to use: o->model, or the shipped demo model's folder. */

@@ -38,6 +38,15 @@ void sampler_seed(struct sampler *s, uint64_t seed)
 }
 
 /* splitmix64: small, fast and good enough for sampling. */
+size_t sampler_argmax(const float *v, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++)
+		if (v[i] > v[best])
+			best = i;
+	return best;
+}
+
 static uint64_t next_u64(struct sampler *s)
 {
 	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);

@@ -30,6 +30,9 @@ int sampler_init(struct sampler *s, size_t vocab, struct err *e);
 void sampler_release(struct sampler *s);
 void sampler_seed(struct sampler *s, uint64_t seed);
 
+/* Index of the largest of v[0, n) (the first on ties): greedy decoding's token. */
+size_t sampler_argmax(const float *v, size_t n);
+
 /* The next token; logits[vocab] is used as scratch. */
 int32_t sampler_pick(struct sampler *s, const struct sample_params *p, float *logits);
 

@@ -125,15 +125,6 @@ static bool is_eos(const struct eng_session *s, int32_t id)
 	return false;
 }
 
-static size_t argmax(const float *v, size_t n)
-{
-	size_t b = 0;
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
-}
-
 /* One reply's decoding: every generated token passes through take(). */
 struct decode {
 	struct eng_session *s;
@@ -211,7 +202,7 @@ static int decode_loop(struct decode *d, const struct gen_params *p, struct err 
 		int rc = eng_mtp_draft(s->st, id, s->logits, e);
 		if (rc)
 			return rc;
-		int32_t pair[2] = {id, (int32_t)argmax(s->logits, V)};
+		int32_t pair[2] = {id, (int32_t)sampler_argmax(s->logits, V)};
 		if ((rc = eng_forward(s->st, pair, 2, s->logits, true, e)))
 			return rc;
 		d->st->mtp_drafted++;

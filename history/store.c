@@ -244,6 +244,22 @@ static int read_header(sqlite3 *sql, struct header *h)
 }
 
 /*
+ * read_header in one read transaction, so that its five statements see one snapshot: a
+ * racing ponder that creates the file commits its schema, application_id and
+ * user_version together, and separate reads could see any mix of before and after
+ * (tables, or a user_version, without the application_id).
+ */
+static int read_header_snapshot(sqlite3 *sql, struct header *h)
+{
+	int rc = sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = read_header(sql, h);
+	sqlite3_exec(sql, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/*
  * Nothing in it yet: no pages, or only a header with no schema, no application_id and no
  * user_version (what a ponder that was stopped between switching a new file to WAL and
  * creating the tables leaves, and what a racing ponder sees meanwhile). Holds no data.
@@ -413,13 +429,10 @@ static int recover(struct hist_db *db)
 }
 
 #define RETRY_OPEN 1
-/* Fresh reads of a header that may be caught mid-creation before it is refused. */
-#define CREATION_RETRIES 8
 
 /* Opens the connection, recognises the file and, when it may be written, switches it to
    WAL. Returns 0, a negative err code, or RETRY_OPEN (see hist_open). */
-static int connect_file(struct hist_db *db, unsigned flags, struct header *h, int attempt,
-			struct err *e)
+static int connect_file(struct hist_db *db, unsigned flags, struct header *h, struct err *e)
 {
 	int oflags = (flags & HIST_OPEN_READONLY) ? SQLITE_OPEN_READONLY
 			: SQLITE_OPEN_READWRITE;
@@ -429,7 +442,7 @@ static int connect_file(struct hist_db *db, unsigned flags, struct header *h, in
 	/* SQLite falls back to read-only by itself when the file is not writable. */
 	db->readonly = (flags & HIST_OPEN_READONLY) || sqlite3_db_readonly(db->sql, "main") == 1;
 
-	int src = read_header(db->sql, h);
+	int src = read_header_snapshot(db->sql, h);
 	if (src != SQLITE_OK && db->readonly &&
 	    ((src & 0xff) == SQLITE_READONLY || (src & 0xff) == SQLITE_CANTOPEN) &&
 	    wal_file_empty(db->path)) {
@@ -443,7 +456,7 @@ static int connect_file(struct hist_db *db, unsigned flags, struct header *h, in
 		free(uri);
 		if (rc)
 			return rc;
-		src = read_header(db->sql, h);
+		src = read_header_snapshot(db->sql, h);
 	}
 	if (src != SQLITE_OK) {
 		rc = refuse(db, src, e);
@@ -456,12 +469,6 @@ static int connect_file(struct hist_db *db, unsigned flags, struct header *h, in
 				     db->path);
 			return rc;
 		}
-	} else if (h->app_id == 0 && h->version == 0 && attempt < CREATION_RETRIES) {
-		/* The header is read in several statements; a racing ponder that creates the
-		   file can commit its schema between them, which looks like tables without
-		   ponder's application_id. Its creation is one transaction, so a fresh read
-		   settles it. */
-		return RETRY_OPEN;
 	} else if (h->app_id != HIST_APP_ID) {
 		rc = err_set(e, ERR_FORMAT,
 			     "%s is an SQLite database but not a ponder history file "
@@ -566,8 +573,7 @@ int hist_open(const char *path, const struct hist_open_opts *o, struct hist_db *
 	struct header h;
 	int64_t deadline = hist_store_now_ms() + db->busy_ms;
 	unsigned jitter = (unsigned)getpid();
-	int attempt = 0;
-	while ((rc = connect_file(db, flags, &h, attempt++, e)) == RETRY_OPEN) {
+	while ((rc = connect_file(db, flags, &h, e)) == RETRY_OPEN) {
 		sqlite3_close_v2(db->sql);
 		db->sql = NULL;
 		if (hist_store_now_ms() > deadline) {

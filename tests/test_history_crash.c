@@ -407,7 +407,7 @@ static void test_concurrent_writers(void)
 /* Many processes opening one file that does not exist yet, at the same moment. */
 static void test_concurrent_create(void)
 {
-	enum { PROCS = 6, ROUNDS = 6 };
+	enum { PROCS = 12, ROUNDS = 6 };
 	for (int round = 0; round < ROUNDS; round++) {
 		char path[400];
 		snprintf(path, sizeof path, "%s/create-%d.db", tmpdir, round);

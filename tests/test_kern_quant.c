@@ -17,21 +17,7 @@
 #include "kernels/kern.h"
 #include "kernels/pool.h"
 #include "tests/check.h"
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint32_t rnd_u32(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_f(float lo, float hi)
-{
-	return lo + (hi - lo) * (float)(rnd_u32() & 0xffffff) / (float)0x1000000;
-}
+#include "tests/rng.h"
 
 static float bits_f32(uint32_t u)
 {

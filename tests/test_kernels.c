@@ -15,23 +15,9 @@
 #include "kernels/kern.h"
 #include "kernels/pool.h"
 #include "tests/check.h"
+#include "tests/rng.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rnd_u32(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_f(float lo, float hi)
-{
-	return lo + (hi - lo) * (float)(rnd_u32() & 0xffffff) / (float)0x1000000;
-}
 
 static void fill(float *v, size_t n, float lo, float hi)
 {

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "engine/sampler.h"
 #include "kernels/kern.h"
 
 #define PREFILL 256
@@ -29,15 +30,6 @@ static double now_s(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static size_t argmax(const float *v, size_t n)
-{
-	size_t b = 0;
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
 }
 
 /* Prefill `prefill` tokens, then DECODE greedy steps, in a fresh sequence of m. */
@@ -61,7 +53,7 @@ static int run_once(struct eng_model *m, size_t prefill, double *prefill_tps,
 		goto fail;
 	double t1 = now_s();
 	for (int k = 0; k < DECODE; k++) {
-		int32_t next = (int32_t)argmax(logits, V);
+		int32_t next = (int32_t)sampler_argmax(logits, V);
 		if (eng_forward(st, &next, 1, logits, false, &e))
 			goto fail;
 	}
