@@ -420,6 +420,8 @@ static void f_linear(struct kern_pool *p, float *y, const float *x, size_t n,
 
 /* ---- ffn_group ---------------------------------------------------------------- */
 
+static void f_silu_mul(float *out, const float *gate, const float *up, size_t n);
+
 /* Rows of one work item: one lin_direct block. */
 #define FFN_ITEM_ROWS 4
 
@@ -449,10 +451,7 @@ static void ffn_rows(const struct kern_ffn *f, int phase, size_t r0, size_t r1, 
 	lin_task(&cg, r0, r1, thread);
 	lin_task(&cu, r0, r1, thread);
 	for (size_t i = 0; i < f->m; i++)
-		for (size_t r = r0; r < r1; r++) {
-			float a = g[i * I + r];
-			g[i * I + r] = a / (1.0f + expf(-a)) * u[i * I + r];
-		}
+		f_silu_mul(g + i * I + r0, g + i * I + r0, u + i * I + r0, r1 - r0);
 }
 
 static void ffn_task(void *ctx, size_t b, size_t e, int thread)
