@@ -243,11 +243,22 @@ void eng_state_truncate(struct eng_state *s, size_t pos)
 	if (!s->mtp || s->mtp_pos + 1 <= pos)
 		return;
 	/* MTP row i used token i+1, so rows from pos-1 on are stale. Recomputing row pos-1
-	   needs the hidden state at pos-1; when the ring no longer has it, drop that position
-	   too so that the next forward recomputes it. */
+	   needs the hidden state at pos-1; when the ring no longer has it, that position is
+	   dropped too so that the next forward recomputes it (the caller continues from
+	   eng_state_pos with the same token). */
 	if (pos && pos - 1 < oldest_hidden)
-		s->pos = --pos;
-	s->mtp_pos = pos ? pos - 1 : 0;
+		state_drop_last_hidden(s);
+	else
+		s->mtp_pos = pos ? pos - 1 : 0;
+}
+
+void state_drop_last_hidden(struct eng_state *s)
+{
+	/* Rows [0, pos-1) stay valid: row pos-2 used token pos-1, which is fed again. Marking
+	   that row as a draft made with this token keeps it unless another token follows. */
+	s->pos--;
+	s->mtp_pos = s->pos;
+	s->mtp_next = s->tokens[s->pos];
 }
 
 size_t eng_state_common_prefix(const struct eng_state *s, const int32_t *ids, size_t n)

@@ -95,6 +95,11 @@ static inline uint8_t *state_layer_cache(struct eng_state *st, size_t l)
 	return st->kv + l * st->ctx * st->row;
 }
 
+/* For a sequence with MTP whose last position has no hidden state in the ring (a long
+   rollback, a loaded snapshot): drops that position so the next forward, which must
+   start with the same token, recomputes it; MTP rows before it stay. pos > 0. */
+void state_drop_last_hidden(struct eng_state *s);
+
 /* x[n][D] += attention(rmsnorm(x)) + mlp(...): one decoder block at positions pos0.. */
 void fwd_block(struct eng_state *st, const struct layer_weights *l, uint8_t *cache, size_t n,
 	       size_t pos0);

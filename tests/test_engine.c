@@ -305,6 +305,43 @@ static void test_golden_head_fp8(void)
 	check_model("tiny-v2lite", NULL, V_HEAD_FP8);
 }
 
+/* A rollback further back than the MTP ring of hidden states (a long reasoning that the
+   next prompt drops) recomputes the MTP rows it invalidates from the right states: the
+   rows after it equal a fresh run's. */
+static void check_deep_rollback(struct eng_model *m)
+{
+	size_t V = (size_t)eng_model_config(m)->vocab_size, n_long = 320, n_b = 24, common = 10;
+	int32_t *a = malloc(n_long * sizeof *a), b[24];
+	float *mf = malloc(n_b * V * sizeof *mf), *mr = malloc(n_b * V * sizeof *mr);
+	struct eng_state *s1 = NULL, *s2 = NULL;
+	struct err e = {0};
+	for (size_t i = 0; i < n_long; i++)
+		a[i] = (int32_t)(1 + (i * 37) % 300);
+	for (size_t i = 0; i < n_b; i++)
+		b[i] = i < common ? a[i] : (int32_t)(400 + i);
+	CHECK(eng_state_new(m, 512, true, &s1, &e) == 0, "%s", e.msg);
+	CHECK(eng_state_new(m, 512, true, &s2, &e) == 0, "%s", e.msg);
+	if (!s1 || !s2)
+		goto out;
+	CHECK(eng_forward_mtp(s1, b, n_b, NULL, false, mf, &e) == 0, "%s", e.msg);
+	CHECK(eng_forward(s2, a, n_long, NULL, false, &e) == 0, "%s", e.msg);
+	eng_state_truncate(s2, common);
+	size_t keep = eng_state_pos(s2), before = eng_state_mtp_pos(s2);
+	CHECK(keep <= common, "kept %zu positions of %zu", keep, common);
+	CHECK(eng_forward_mtp(s2, b + keep, n_b - keep, NULL, false, mr, &e) == 0, "%s", e.msg);
+	CHECK(eng_state_mtp_pos(s2) == n_b - 1, "MTP rows %zu after the rollback",
+	      eng_state_mtp_pos(s2));
+	for (size_t i = before; i < eng_state_mtp_pos(s2); i++)
+		CHECK(row_rel_err(mr + (i - before) * V, mf + i * V, V) < 1e-5,
+		      "MTP row %zu differs after a rollback beyond the hidden-state ring", i);
+out:
+	eng_state_free(s1);
+	eng_state_free(s2);
+	free(a);
+	free(mf);
+	free(mr);
+}
+
 /* Reusing a cached prefix, and rolling back, give the same logits as a fresh run. */
 static void test_prefix_reuse_and_rollback(void)
 {
@@ -347,6 +384,7 @@ static void test_prefix_reuse_and_rollback(void)
 	for (size_t i = mtp_before; i < eng_state_mtp_pos(s2); i++)
 		CHECK(row_rel_err(mr + (i - mtp_before) * V, mf + i * V, V) < 1e-5,
 		      "MTP row %zu differs after rollback", i);
+	check_deep_rollback(m);
 out:
 	eng_state_free(s1);
 	eng_state_free(s2);
