@@ -17,7 +17,7 @@ BUILD    ?= build
 DATADIR  ?= $(PREFIX)/share/ponder
 
 CC       ?= cc
-PKGS     := jansson libpcre2-8 sqlite3 ncursesw libedit libutf8proc
+PKGS     := jansson libpcre2-8 sqlite3 ncursesw libedit libutf8proc libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -110,7 +110,7 @@ test: $(PONDER) $(TEST_BIN)
 
 # ThreadSanitizer over the thread pool and every kernel that runs on it. TESTS limits
 # tests/run.sh to these binaries.
-TSAN_TESTS := test_pool test_pool_stress test_kernels test_kern_quant
+TSAN_TESTS := test_pool test_pool_stress test_kernels test_kern_quant test_kv_store
 check-tsan:
 	$(MAKE) BUILD=$(BUILD)/tsan PONDER=bin/ponder-tsan CUDA=0 CI= \
 	  SANITIZE="-O1 -fsanitize=thread" $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)

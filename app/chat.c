@@ -114,6 +114,23 @@ static int resolve_params(struct app_chat *c, struct err *e)
 	return 0;
 }
 
+/* KV snapshots (engine/kv_store.h): read unless --no-kv-cache; written only when the
+   conversation is saved too (a snapshot holds its tokens) and not per --batch line. */
+static void open_kv_store(struct app_chat *c)
+{
+	const struct app_opts *o = c->opts;
+	if (o->no_kv_cache)
+		return;
+	char dir[4096];
+	struct err e = {0};
+	if (app_path_kv_dir(1, dir, sizeof dir, &e) ||
+	    kv_store_open(dir, o->kv_cache_max, c->model, &c->kv, &e)) {
+		set_warning(c, "conversations are not resumed from KV snapshots: ", e.msg);
+		return;
+	}
+	eng_session_set_kv_store(c->sess, c->kv, !o->no_save && !o->batch);
+}
+
 int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e)
 {
 	*out = NULL;
@@ -156,6 +173,7 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 	}
 	if (t->warning[0])
 		set_warning(c, "", t->warning);
+	open_kv_store(c);
 	if ((rc = resolve_params(c, e)))
 		goto fail;
 	if (o->system && !(c->system = strdup(o->system))) {
@@ -211,6 +229,7 @@ void app_chat_close(struct app_chat *c)
 	free(c->answer.s);
 	hist_close(c->db);
 	eng_session_free(c->sess);
+	kv_store_close(c->kv);
 	eng_model_close(c->model);
 	pthread_mutex_destroy(&c->save_mu);
 	free(c);
@@ -308,6 +327,13 @@ static int relay_emit(void *ud, int channel, const char *utf8, size_t len)
 	return c->stop ? 1 : 0;
 }
 
+static void take_kv_note(struct app_chat *c)
+{
+	const char *note = eng_session_kv_note(c->sess);
+	if (note)
+		set_warning(c, "", note);
+}
+
 static struct hist_stats to_hist_stats(const struct gen_stats *st)
 {
 	struct hist_stats h = HIST_STATS_NONE;
@@ -370,7 +396,7 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	const char *stall = getenv("PONDER_DEBUG_STALL");
 	debug_stall = stall && !strcmp(stall, "1");
 	int rc = eng_chat(c->sess, all, n, &c->params, relay_emit, &r, st, e);
-	free(all);
+	take_kv_note(c);
 	if (!rc && r.out_of_memory)
 		rc = err_set(e, ERR_NOMEM, "out of memory holding the reply");
 
@@ -386,14 +412,31 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	pthread_mutex_unlock(&c->save_mu);
 
 	if (rc) {
+		free(all);
 		/* The failed question stays stored; it leaves the live context so a retry
 		   does not send it twice. */
 		free((char *)c->turns[--c->n_turns].text);
 		return rc;
 	}
-	if (push_turn(c, CHAT_ASSISTANT, c->answer.s, c->answer.len))
+	if (push_turn(c, CHAT_ASSISTANT, c->answer.s, c->answer.len)) {
+		free(all);
 		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	struct chat_turn *next = realloc(all, (n + 1) * sizeof *all);
+	if (next) {
+		next[n] = c->turns[c->n_turns - 1];
+		char label[64] = "";
+		if (c->cid)
+			snprintf(label, sizeof label, "conversation %lld", (long long)c->cid);
+		eng_session_settle(c->sess, next, n + 1, &c->params, label, true);
+	}
+	free(next ? next : all);
 	return 0;
+}
+
+void app_chat_settle(struct app_chat *c)
+{
+	take_kv_note(c);
 }
 
 void app_chat_stop(struct app_chat *c)

@@ -36,6 +36,7 @@ struct app_chat {
 	bool is_demo;              /* the shipped demo model */
 	struct eng_model *model;
 	struct eng_session *sess;
+	struct kv_store *kv;       /* KV snapshots; NULL when off (--no-kv-cache) */
 	struct gen_params params;  /* resolved from opts, generation_config.json and the
 				      model family's defaults */
 	char sampling[320];        /* those values and where each came from (--verbose) */
@@ -69,10 +70,16 @@ int app_chat_load(struct app_chat *c, int64_t cid, struct err *e);
  * Sends `text` as the user's turn and streams the reply: emit (may be NULL) receives
  * each piece with its channel as eng_chat gives it; returning nonzero, or
  * app_chat_stop(), ends generation and the reply is kept as interrupted. The reply's
- * full texts stay in c->reasoning / c->answer until the next send.
+ * full texts stay in c->reasoning / c->answer until the next send. Then, with KV
+ * snapshots on and history saved, the conversation's cache is settled and written as a
+ * snapshot on a background thread (eng_session_settle); the next send waits for it.
  */
 int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn emit,
 		  void *ud, struct gen_stats *st, struct err *e);
+
+/* Waits until the snapshot of the last reply is written (app_chat_send writes it in the
+   background), moving any note about it into the pending warning. */
+void app_chat_settle(struct app_chat *c);
 
 /* Asks the running generation to stop at the next token (async-signal-safe). */
 void app_chat_stop(struct app_chat *c);

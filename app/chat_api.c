@@ -89,6 +89,7 @@ int app_chat_ask(struct app_chat *c, const char *text, size_t len, app_emit_fn e
 		.interrupted = gs.finish == FINISH_INTERRUPTED || rc == ERR_INTERRUPTED,
 		.cut_short = !rc && gs.finish == FINISH_LENGTH,
 		.prompt_tokens = gs.prompt_tokens,
+		.resumed_tokens = gs.snapshot_tokens,
 		.reasoning_tokens = gs.reasoning_tokens,
 		.answer_tokens = gs.answer_tokens,
 		.prefill_tps = gs.prefill_tps,

@@ -70,6 +70,7 @@ struct app_reply_stats {
 	bool cut_short;           /* stopped at max_tokens or a full context (stored as
 				     "length"); tell the user, as pipe mode does */
 	int64_t prompt_tokens, reasoning_tokens, answer_tokens;
+	int64_t resumed_tokens;   /* of the prompt, loaded from a KV snapshot (0: none) */
 	double prefill_tps, decode_tps;
 	int64_t mtp_drafted, mtp_accepted;
 };

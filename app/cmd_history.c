@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/ago.h"
 #include "app/paths.h"
 #include "app/term_safe.h"
 #include "history/history.h"
@@ -97,28 +98,6 @@ static size_t u8_width(const char *s)
 	for (; *s; s++)
 		w += ((unsigned char)*s & 0xc0) != 0x80;
 	return w;
-}
-
-static void ago(int64_t ms, char *buf, size_t size)
-{
-	int64_t now = (int64_t)time(NULL) * 1000;
-	int64_t d = (now - ms) / 1000;
-	if (d < 0)
-		d = 0;
-	if (d < 60)
-		snprintf(buf, size, "just now");
-	else if (d < 3600)
-		snprintf(buf, size, "%lld min ago", (long long)(d / 60));
-	else if (d < 86400)
-		snprintf(buf, size, "%lld h ago", (long long)(d / 3600));
-	else if (d < 86400 * 30)
-		snprintf(buf, size, "%lld d ago", (long long)(d / 86400));
-	else {
-		time_t t = (time_t)(ms / 1000);
-		struct tm tm;
-		if (!localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d", &tm))
-			snprintf(buf, size, "?");
-	}
 }
 
 static void when(int64_t ms, char *buf, size_t size)
@@ -302,7 +281,7 @@ static int cmd_list(struct hist_db *db, const struct opts *o, struct err *e)
 	for (size_t i = 0; i < n; i++) {
 		int l = snprintf(buf, sizeof buf, "%lld", (long long)c[i].id);
 		wid = l > wid ? l : wid;
-		ago(c[i].updated_ms, buf, sizeof buf);
+		app_fmt_ago(c[i].updated_ms, buf, sizeof buf);
 		wago = (int)strlen(buf) > wago ? (int)strlen(buf) : wago;
 		l = snprintf(buf, sizeof buf, "%lld", (long long)c[i].n_messages);
 		wmsg = l > wmsg ? l : wmsg;
@@ -312,7 +291,7 @@ static int cmd_list(struct hist_db *db, const struct opts *o, struct err *e)
 	printf("%*s  %-*s  %*s  %-*s  %s\n", wid, "ID", wago, "UPDATED", wmsg, "MSGS", wmod,
 	       "MODEL", "TITLE");
 	for (size_t i = 0; i < n; i++) {
-		ago(c[i].updated_ms, buf, sizeof buf);
+		app_fmt_ago(c[i].updated_ms, buf, sizeof buf);
 		printf("%*lld  %-*s  %*lld  ", wid, (long long)c[i].id, wago, buf, wmsg,
 		       (long long)c[i].n_messages);
 		/* The model, cut to the column at a character boundary, then padded. */
@@ -474,7 +453,7 @@ static int cmd_search(struct hist_db *db, const struct opts *o, struct err *e)
 		printf("No matches.\n");
 	char t[64];
 	for (size_t i = 0; i < n; i++) {
-		ago(h[i].created_ms, t, sizeof t);
+		app_fmt_ago(h[i].created_ms, t, sizeof t);
 		printf("#%lld  ", (long long)h[i].conversation_id);
 		put_safe_str(stdout, *h[i].title ? h[i].title : "(untitled)", tty, 1);
 		printf("  (%s, %s)\n",

@@ -8,6 +8,7 @@ const struct app_command app_commands[] = {
 	{"detokenize", "decode token ids from stdin to text (tokenizer.json)", app_cmd_detokenize},
 	{"history", "list, show, search, export, remove or rename saved conversations", app_cmd_history},
 	{"info", "describe a model: architecture, sizes, parameters, KV-cache bytes", app_cmd_info},
+	{"kv", "list, remove or clean up the KV snapshots that resume conversations", app_cmd_kv},
 	{"logits", "print raw logits for token ids as JSON (conformance debugging)", app_cmd_logits},
 	{"tokenize", "encode stdin to token ids as JSON (tokenizer.json)", app_cmd_tokenize},
 	{NULL, NULL, NULL},

@@ -23,7 +23,7 @@ enum opt_id {
 	OPT_TEMPERATURE = 256, OPT_TOP_P, OPT_TOP_K, OPT_MIN_P, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_THINK, OPT_SYSTEM, OPT_CID, OPT_NO_SAVE, OPT_DB, OPT_CTX, OPT_KERNELS, OPT_THEME,
 	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP, OPT_ASCII, OPT_VERBOSE,
-	OPT_KV_TYPE, OPT_HEAD,
+	OPT_KV_TYPE, OPT_HEAD, OPT_KV_CACHE_MAX, OPT_NO_KV_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +55,8 @@ static const struct option long_opts[] = {
 	{"mtp", required_argument, NULL, OPT_MTP},
 	{"kv-type", required_argument, NULL, OPT_KV_TYPE},
 	{"head", required_argument, NULL, OPT_HEAD},
+	{"kv-cache-max", required_argument, NULL, OPT_KV_CACHE_MAX},
+	{"no-kv-cache", no_argument, NULL, OPT_NO_KV_CACHE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -89,6 +91,23 @@ int app_parse_int(const char *name, const char *v, long long lo, long long hi,
 		return err_set(e, ERR_USAGE, "--%s: '%s' is not a whole number from %lld to %lld",
 			       name, v, lo, hi);
 	*out = x;
+	return 0;
+}
+
+int app_parse_size(const char *name, const char *v, uint64_t *out, struct err *e)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(v, &end);
+	static const char units[] = "KMGT";
+	const char *u = *end ? strchr(units, *end == 'k' ? 'K' : *end) : NULL;
+	if (u)
+		end += end[1] == 'B' || end[1] == 'i' ? (end[1] == 'i' && end[2] == 'B' ? 3 : 2) : 1;
+	double bytes = x * (u ? (double)(1ull << (10 * (u - units + 1))) : 1.0);
+	if (end == v || *end || errno || !isfinite(x) || x < 0 || bytes >= 0x1p63)
+		return err_set(e, ERR_USAGE, "--%s: '%s' is not a size (bytes, or a number with K, "
+			       "M, G or T, e.g. 4G)", name, v);
+	*out = (uint64_t)bytes;
 	return 0;
 }
 
@@ -193,6 +212,8 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 		o->head = (int)t;
 		return rc;
 	}
+	case OPT_KV_CACHE_MAX: return app_parse_size(name, v, &o->kv_cache_max, e);
+	case OPT_NO_KV_CACHE: o->no_kv_cache = true; return 0;
 	case OPT_MTP:
 		/* One MTP module drafts one token per pass (DeepSeek-V3's depth 1). */
 		if (!strcmp(v, "off") || !strcmp(v, "0"))
@@ -275,6 +296,7 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 	o->top_k = -1;
 	o->mtp = 1;
 	o->kv_type = ENG_KV_BF16; /* half of F32's memory for no visible change (docs/engine.md) */
+	o->kv_cache_max = APP_KV_CACHE_MAX_DEFAULT;
 	int rc = read_config(o, e);
 	if (rc)
 		return rc;
@@ -391,6 +413,8 @@ void app_opts_usage(FILE *f)
 	      "sampling:  --temperature T (R1 default 0.6)   --top-p P (0.95)   --top-k K\n"
 	      "           --min-p P   --seed N   --max-tokens N   --think on|off\n"
 	      "chat:      --system TEXT   -c, --continue   --cid ID   --no-save   --db PATH\n"
+	      "           --kv-cache-max SIZE (KV snapshots that resume conversations; 4G)\n"
+	      "           --no-kv-cache\n"
 	      "output:    -p, --prompt TEXT   --reasoning[=stderr|inline|hide]   --json\n"
 	      "           --jsonl   --batch   --theme NAME   --ascii   --verbose\n"
 	      "\n"

@@ -40,6 +40,8 @@ struct app_opts {
 	int mtp;               /* speculative decoding with the MTP module: 0 off, 1 on */
 	int kv_type;           /* an enum eng_kv_type (engine/engine.h, which ui/ must not see) */
 	int head;              /* an enum eng_head_type, the same way */
+	uint64_t kv_cache_max; /* bytes of KV snapshots kept (docs/kv-snapshots.md) */
+	bool no_kv_cache;      /* neither read nor write KV snapshots */
 	char theme[256];       /* TUI theme name or path; "" = default */
 	bool theme_set;
 	bool ascii;            /* TUI: ASCII lines and markers instead of Unicode */
@@ -59,6 +61,13 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e);
 int app_parse_int(const char *name, const char *v, long long lo, long long hi,
 		  long long *out, struct err *e);
 void app_opts_release(struct app_opts *o);
+
+/* *out = v as bytes: a whole or decimal number, optionally followed by K, M, G or T
+   (powers of 1024; "KB"/"KiB" spellings too). ERR_USAGE naming --name otherwise. */
+int app_parse_size(const char *name, const char *v, uint64_t *out, struct err *e);
+
+/* Default cap on the KV snapshot folder: a few long conversations of a large model. */
+#define APP_KV_CACHE_MAX_DEFAULT (4ull << 30)
 
 /* The model directory to use: o->model, or the shipped demo model's folder. */
 int app_opts_model_dir(const struct app_opts *o, char *buf, size_t size, struct err *e);

@@ -54,9 +54,10 @@ int app_mkdir_p(const char *path, mode_t mode, struct err *e)
 
 int app_path_dir(enum app_dir which, int create, char *buf, size_t size, struct err *e)
 {
-	static const char *const var[] = {"XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"};
-	static const char *const dflt[] = {".local/share", ".config", ".local/state"};
-	if ((unsigned)which > APP_DIR_STATE)
+	static const char *const var[] = {"XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
+					  "XDG_CACHE_HOME"};
+	static const char *const dflt[] = {".local/share", ".config", ".local/state", ".cache"};
+	if ((unsigned)which > APP_DIR_CACHE)
 		return err_set(e, ERR_USAGE, "unknown folder kind %d", (int)which);
 	const char *x = getenv(var[which]);
 	int n;
@@ -107,4 +108,15 @@ int app_path_history_db(const char *override, int create, char *buf, size_t size
 		return err_set(e, ERR_RANGE, "the history path is too long");
 	memcpy(buf + l, "/history.db", sizeof "/history.db");
 	return 0;
+}
+
+int app_path_kv_dir(int create, char *buf, size_t size, struct err *e)
+{
+	char dir[4096];
+	int rc = app_path_dir(APP_DIR_CACHE, create, dir, sizeof dir, e);
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(buf, size, "%s/kv", dir) >= size)
+		return err_set(e, ERR_RANGE, "the KV snapshot folder's path is too long");
+	return create ? app_mkdir_p(buf, 0700, e) : 0;
 }

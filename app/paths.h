@@ -4,6 +4,7 @@
  *   data   $XDG_DATA_HOME/ponder    (default ~/.local/share/ponder)  history.db
  *   config $XDG_CONFIG_HOME/ponder  (default ~/.config/ponder)
  *   state  $XDG_STATE_HOME/ponder   (default ~/.local/state/ponder)
+ *   cache  $XDG_CACHE_HOME/ponder   (default ~/.cache/ponder)        kv/ snapshots
  *
  * An XDG variable that is unset, empty or not an absolute path is ignored, as the spec
  * says. Home is $HOME, else the password database. Folders ponder creates get mode 0700
@@ -22,6 +23,7 @@ enum app_dir {
 	APP_DIR_DATA,
 	APP_DIR_CONFIG,
 	APP_DIR_STATE,
+	APP_DIR_CACHE,
 };
 
 /* The ponder folder of kind `which` into buf (no trailing slash). With create, makes it
@@ -39,5 +41,8 @@ int app_mkdir_p(const char *path, mode_t mode, struct err *e);
  */
 int app_path_history_db(const char *override, int create, char *buf, size_t size,
 			struct err *e);
+
+/* The KV snapshot folder, <cache dir>/kv; with create, made (0700) when missing. */
+int app_path_kv_dir(int create, char *buf, size_t size, struct err *e);
 
 #endif

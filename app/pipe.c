@@ -152,6 +152,10 @@ static int answer_one(struct app_chat *c, struct sink *k, const char *prompt, si
 	struct gen_stats st = {0};
 	k->last_channel = 0;
 	int rc = app_chat_send(c, prompt, len, emit_piece, k, &st, e);
+	if (o->verbose && !rc && st.snapshot_tokens > 0)
+		fprintf(stderr, "ponder: resumed %lld of the prompt's %lld tokens from a KV "
+			"snapshot; %lld computed\n", (long long)st.snapshot_tokens,
+			(long long)st.prompt_tokens, (long long)st.prefill_tokens);
 	show_warnings(c);
 	if (k->broken_pipe)
 		return 0;
@@ -284,6 +288,9 @@ int app_pipe_run(const struct app_opts *o, struct err *e)
 		rc = run_batch(c, &k, in ? in : "", in_len, e);
 	else
 		rc = answer_one(c, &k, prompt, in_len, e);
+	/* The answer is out; the snapshot for a later -c is written meanwhile. */
+	app_chat_settle(c);
+	show_warnings(c);
 	app_signals_stop();
 	if (!rc && app_signals_received())
 		rc = err_set(e, ERR_INTERRUPTED, "interrupted");

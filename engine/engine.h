@@ -68,6 +68,10 @@ enum eng_head_type eng_model_head_type(const struct eng_model *m);
    cache with it and `ponder info` reports it, so the two cannot disagree. */
 uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t);
 
+/* 128 bits that identify the model's weights (engine/fingerprint.c says what is hashed
+   and why not everything): the key that ties a KV snapshot to the model it came from. */
+void eng_model_fingerprint(const struct eng_model *m, uint8_t out[16]);
+
 /* Bytes of weights one decoded token reads (engine/footprint.c says what counts):
    matrices in the dtype the forward pass reads, FP8 ones with their scales, num_experts_per_tok routed
    experts per MoE layer, the LM head; not the MTP module, not the KV cache. */

@@ -3,6 +3,7 @@
  */
 #include "engine/session.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,30 @@ struct eng_session {
 	struct tok_ids prompt;
 	int32_t eos[10];
 	int n_eos;
+
+	struct kv_store *kv;  /* KV snapshots; NULL: off */
+	bool kv_write;
+	bool settling;        /* a settle thread runs and owns the sequence */
+	pthread_t settler;
+	struct tok_ids settle_ids;
+	char settle_label[72];
+	const volatile sig_atomic_t *settle_stop;
+	char kv_note[1024];   /* for eng_session_kv_note; "" when none */
+	char kv_note_taken[1024];
 };
+
+static void settle_wait(struct eng_session *s)
+{
+	if (s->settling)
+		pthread_join(s->settler, NULL);
+	s->settling = false;
+}
+
+static void set_kv_note(struct eng_session *s, const char *msg)
+{
+	if (!s->kv_note[0])
+		snprintf(s->kv_note, sizeof s->kv_note, "%s", msg);
+}
 
 static double now_ms(void)
 {
@@ -91,6 +115,8 @@ void eng_session_free(struct eng_session *s)
 {
 	if (!s)
 		return;
+	settle_wait(s);
+	tok_ids_free(&s->settle_ids);
 	eng_state_free(s->st);
 	sampler_release(&s->sampler);
 	free(s->logits);
@@ -223,6 +249,7 @@ int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 	     const struct gen_params *p, eng_emit_fn emit, void *ud, struct gen_stats *st,
 	     struct err *e)
 {
+	settle_wait(s);
 	double t0 = now_ms();
 	memset(st, 0, sizeof *st);
 	st->finish = FINISH_ERROR;
@@ -244,6 +271,14 @@ int eng_chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 	if (keep == s->prompt.n)
 		keep--;
 	eng_state_truncate(s->st, keep);
+	if (s->kv && eng_state_pos(s->st) + 1 < s->prompt.n) {
+		size_t loaded;
+		struct err note = {0};
+		kv_store_resume(s->kv, s->st, s->prompt.v, s->prompt.n - 1, &loaded, &note);
+		if (note.code)
+			set_kv_note(s, note.msg);
+		st->snapshot_tokens = (int64_t)loaded;
+	}
 	keep = eng_state_pos(s->st);
 	st->reused_tokens = (int64_t)keep;
 	st->prefill_tokens = np - (int64_t)keep;
@@ -293,4 +328,67 @@ int eng_session_set_mtp(struct eng_session *s, bool on, struct err *e)
 			       "module loaded: restart with --mtp on, with a model that has one");
 	s->mtp = on;
 	return 0;
+}
+
+void eng_session_set_kv_store(struct eng_session *s, struct kv_store *ks, bool write)
+{
+	settle_wait(s);
+	s->kv = ks;
+	s->kv_write = ks && write;
+}
+
+static void *settle_run(void *arg)
+{
+	struct eng_session *s = arg;
+	const struct tok_ids *ids = &s->settle_ids;
+	if (s->settle_stop && *s->settle_stop)
+		return NULL;
+	size_t keep = eng_state_common_prefix(s->st, ids->v, ids->n);
+	eng_state_truncate(s->st, keep);
+	keep = eng_state_pos(s->st);
+	struct err e = {0};
+	eng_state_set_abort(s->st, s->settle_stop);
+	int rc = keep < ids->n ? eng_forward(s->st, ids->v + keep, ids->n - keep, NULL, false, &e)
+			       : 0;
+	eng_state_set_abort(s->st, NULL);
+	if (rc == ERR_INTERRUPTED)
+		return NULL;
+	if (!rc)
+		rc = kv_store_save(s->kv, s->st, s->settle_label, &e);
+	if (rc) {
+		char msg[sizeof s->kv_note];
+		snprintf(msg, sizeof msg, "KV snapshot not saved: %s", e.msg);
+		set_kv_note(s, msg);
+	}
+	return NULL;
+}
+
+void eng_session_settle(struct eng_session *s, const struct chat_turn *turns, size_t n,
+			const struct gen_params *p, const char *label, bool background)
+{
+	settle_wait(s);
+	if (!s->kv_write)
+		return;
+	s->settle_ids.n = 0;
+	struct err e = {0};
+	if (chat_render_ids(&s->tmpl, s->tok, turns, n, p->think_off ? CHAT_THINK_OFF : 0,
+			    &s->settle_ids, &e) ||
+	    !s->settle_ids.n || s->settle_ids.n > eng_state_ctx(s->st))
+		return; /* nothing a later prompt could resume from */
+	snprintf(s->settle_label, sizeof s->settle_label, "%s", label ? label : "");
+	s->settle_stop = p->stop;
+	if (background && !pthread_create(&s->settler, NULL, settle_run, s))
+		s->settling = true;
+	else
+		settle_run(s);
+}
+
+const char *eng_session_kv_note(struct eng_session *s)
+{
+	settle_wait(s);
+	if (!s->kv_note[0])
+		return NULL;
+	memcpy(s->kv_note_taken, s->kv_note, sizeof s->kv_note_taken);
+	s->kv_note[0] = '\0';
+	return s->kv_note_taken;
 }

@@ -17,6 +17,7 @@
 #include "engine/channels.h"
 #include "engine/chat_template.h"
 #include "engine/engine.h"
+#include "engine/kv_store.h"
 #include "engine/sampler.h"
 
 struct gen_params {
@@ -31,7 +32,8 @@ enum gen_finish { FINISH_STOP, FINISH_LENGTH, FINISH_INTERRUPTED, FINISH_ERROR }
 struct gen_stats {
 	enum gen_finish finish;
 	int64_t prompt_tokens;    /* the rendered prompt */
-	int64_t reused_tokens;    /* of those, found in the cache */
+	int64_t reused_tokens;    /* of those, found in the cache (in memory or a snapshot) */
+	int64_t snapshot_tokens;  /* of those, loaded from a KV snapshot this call */
 	int64_t prefill_tokens;   /* of those, computed (prompt - reused) */
 	int64_t reasoning_tokens; /* generated while in the reasoning channel */
 	int64_t answer_tokens;    /* generated in the answer channel */
@@ -65,6 +67,28 @@ size_t eng_session_ctx(const struct eng_session *s);
    context checks before generating). */
 int eng_session_count_prompt(struct eng_session *s, const struct chat_turn *turns, size_t n,
 			     const struct gen_params *p, int64_t *count, struct err *e);
+
+/*
+ * KV snapshots (engine/kv_store.h). With a store, eng_chat loads the longest snapshot
+ * that begins its prompt when that is longer than what the cache holds, and
+ * eng_session_settle writes one when `write` is set. NULL turns them off. The store
+ * stays the caller's and must outlive the session's use of it.
+ */
+void eng_session_set_kv_store(struct eng_session *s, struct kv_store *ks, bool write);
+
+/*
+ * After a reply: brings the cache to the conversation as the next prompt will render it
+ * (turns[0..n) end with the reply as an assistant turn; R1 drops its reasoning, so the
+ * answer is prefilled) and writes it as a snapshot labelled `label`. With background,
+ * this runs on a thread of its own and the next call that uses the sequence waits for
+ * it; p->stop set meanwhile abandons it. Does nothing without a writable store.
+ */
+void eng_session_settle(struct eng_session *s, const struct chat_turn *turns, size_t n,
+			const struct gen_params *p, const char *label, bool background);
+
+/* Waits for a background settle. Then, a note about snapshots for the user (a damaged
+   one removed, one that could not be written), or NULL; each is returned once. */
+const char *eng_session_kv_note(struct eng_session *s);
 
 /*
  * Generates the assistant's reply to turns[0..n). With MTP the main model verifies one

@@ -122,7 +122,7 @@ start() {
 	SOCK="ponder-e2e-$$-$RUNS"
 	tm new-session -d -s e2e -x "$W" -y "$H" \
 		"env LANG=$LOCALE LC_ALL=$LOCALE XDG_CONFIG_HOME='$T/config' \
-		 XDG_DATA_HOME='$T/data' XDG_STATE_HOME='$T/state' PONDER_DB= PONDER_MODEL= NO_COLOR= \
+		 XDG_DATA_HOME='$T/data' XDG_STATE_HOME='$T/state' XDG_CACHE_HOME='$T/cache' PONDER_DB= PONDER_MODEL= NO_COLOR= \
 		 $BIN $MODEL_ARG -t 1 --db '$T/history.db' --seed 1 --temperature 0 $*; \
 		 echo EXIT=\$?; sleep 600"
 	tm set -g status off 2>/dev/null

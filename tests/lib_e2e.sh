@@ -27,6 +27,7 @@ e2e_begin() {
 	T=$(mktemp -d) || exit 1
 	trap 'rm -rf "$T"' EXIT
 	export XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data" XDG_STATE_HOME="$T/state"
+	export XDG_CACHE_HOME="$T/cache"
 	export PONDER_DB="$T/history.db"
 	unset PONDER_MODEL
 }

@@ -103,7 +103,7 @@ static void test_layout_property(void)
 static void test_status(void)
 {
 	struct ui_status s = {"ponder-demo", true, false, false, 312, 2048, 245, 1234, 85.2, 0.78,
-			      3.1, NULL};
+			      3.1, NULL, 0};
 	char buf[512];
 	size_t at, hl;
 	size_t n = ui_status_format(&s, 200, buf, sizeof buf, &at, &hl);
@@ -137,8 +137,13 @@ static void test_status(void)
 	ui_status_format(&s, 100, buf, sizeof buf, &at, &hl);
 	CHECK(hl > 10 && !memcmp(buf + at, "theme 'nope'", 12) && strstr(buf, "\xe2\x80\xa6") &&
 	      ui_str_width(buf, strlen(buf)) <= 100, "a long message is cut, not dropped: %s", buf);
+	s.message = NULL;
+	s.generating = false;
+	s.resumed = 4012;
+	ui_status_format(&s, 200, buf, sizeof buf, &at, &hl);
+	CHECK(strstr(buf, "resumed 4012 tok"), "a resumed prompt is shown: %s", buf);
 	struct ui_status real = {"DeepSeek-R1", false, false, false, -1, 0, -1, -1, -1, -1, -1,
-				 NULL};
+				 NULL, 0};
 	ui_status_format(&real, 200, buf, sizeof buf, &at, &hl);
 	CHECK(!strcmp(buf, "DeepSeek-R1") && hl == 0, "nothing unknown is shown: '%s'", buf);
 }

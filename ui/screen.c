@@ -174,6 +174,7 @@ static void draw_status(struct ui *u, double now)
 		.tokens = u->generating ? u->live_tokens
 			  : u->have_stats ? st->reasoning_tokens + st->answer_tokens : -1,
 		.prefill_tps = !u->generating && u->have_stats ? st->prefill_tps : -1,
+		.resumed = !u->generating && u->have_stats ? st->resumed_tokens : 0,
 		.decode_tps = u->generating ? u->live_tps : u->have_stats ? st->decode_tps : -1,
 		.mtp_rate = !u->generating && u->have_stats && st->mtp_drafted > 0
 				    ? (double)st->mtp_accepted / (double)st->mtp_drafted : -1,

@@ -9,7 +9,7 @@
 #include "ui/width.h"
 
 #define SEP " \xe2\x94\x82 " /* " │ " */
-#define NFIELDS 11
+#define NFIELDS 12
 
 struct field {
 	char text[160];
@@ -56,6 +56,8 @@ size_t ui_status_format(const struct ui_status *s, size_t width, char *buf, size
 		ADD(8, "%s", "");
 		fmt_tps(f[n - 1].text, sizeof f[n - 1].text, "prefill", s->prefill_tps);
 	}
+	if (s->resumed > 0)
+		ADD(8, "resumed %lld tok", (long long)s->resumed);
 	if (s->decode_tps > 0) {
 		ADD(5, "%s", "");
 		fmt_tps(f[n - 1].text, sizeof f[n - 1].text, "decode", s->decode_tps);

@@ -27,6 +27,7 @@ struct ui_status {
 	double mtp_rate;            /* accepted / drafted, < 0: not used */
 	double elapsed_s;           /* < 0: nothing generated yet */
 	const char *message;        /* transient message, or NULL */
+	int64_t resumed;            /* prompt tokens loaded from a KV snapshot; <= 0: none */
 };
 
 /* A duration for people: "35 ms" under a second, else "12.3 s". */
