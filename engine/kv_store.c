@@ -20,6 +20,7 @@
 #define SUFFIX ".pkv"
 #define TEMP_PREFIX ".tmp-"
 #define STALE_TEMP_SECONDS 3600
+#define MIN_PARTIAL 32 /* tokens: the least of a snapshot worth loading without the rest */
 
 struct kv_store {
 	char dir[4096];
@@ -173,6 +174,10 @@ int kv_store_resume(struct kv_store *ks, struct eng_state *s, const int32_t *ids
 			if (k > eng_state_ctx(s)) /* ids may run past the context */
 				k = eng_state_ctx(s);
 		}
+		/* A part of a snapshot costs a read of all of it (its checksum): worth it for
+		   a shared system prompt, not for "<BOS><User>What is". */
+		if (k < o.h.tokens && k < MIN_PARTIAL)
+			k = 0;
 		size_t gain = k ? kv_snap_resumes(&o.h, s, k) : 0;
 		if (gain > have && k > best_k) {
 			if (best.fd >= 0)

@@ -35,8 +35,9 @@ int kv_store_open(const char *dir, uint64_t max_bytes, struct eng_model *m,
 void kv_store_close(struct kv_store *ks);
 
 /*
- * Finds the snapshot sharing the longest prefix with ids[0..n) that s can use, and when
- * that prefix is longer than eng_state_pos(s), loads it into s: *loaded is then the new
+ * Finds the snapshot sharing the longest prefix with ids[0..n) that s can use (all of
+ * it, or at least 32 tokens of it), and when that prefix is longer than
+ * eng_state_pos(s), loads it into s: *loaded is then the new
  * eng_state_pos (0 when nothing was loaded; s unchanged). A damaged snapshot met on the
  * way is removed and described in `note` (else note->code stays 0); s may then be
  * emptied, never left half loaded. Returns nonzero only when out of memory.

@@ -109,6 +109,57 @@ else
 	fail bench_text "rc=$rc $(head -c 600 "$T/text") $(head -c 200 "$T/err")"
 fi
 
+# --resume N: a re-prefill against a resume from a KV snapshot. Times are positive (a
+# resume need not win on a model this small), the snapshot is the size its layout
+# implies (a 256-byte header, the int32 tokens padded to 64 bytes, one cache row per
+# layer and token; no MTP rows), and the temporary snapshot folder is gone afterwards.
+# Without --resume none of these keys appear.
+resume_check() { # model-dir name
+	mkdir -p "$T/tmp-$2"
+	TMPDIR="$T/tmp-$2" $B -m "$1" -t 2 --resume 256 --json >"$T/$2-resume.json" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq 0 ] && jq -e '.resume_tokens == 256 and .resume_cold_ms > 0
+		and .resume_ms > 0 and .resume_uncached_ms > 0 and .snapshot_write_ms > 0
+		and (.resume_ratio - .resume_ms / .resume_cold_ms | fabs) < 1e-9
+		and (.resume_logits_identical | type == "boolean")
+		and (.resume_evicted | type == "boolean")
+		and .resume_max_rel_diff >= 0
+		and (if .resume_logits_identical then .resume_max_rel_diff == 0 else true end)
+		and .snapshot_bytes == 256 + 1024 + 256 * .kv_bytes_per_position' \
+		"$T/$2-resume.json" >/dev/null; then
+		pass "bench_resume_$2"
+	else
+		fail "bench_resume_$2" "rc=$rc $(jq -c '[.kv_bytes_per_position, .resume_tokens,
+			.resume_cold_ms, .resume_ms, .resume_uncached_ms, .snapshot_bytes,
+			.snapshot_write_ms, .resume_logits_identical, .resume_max_rel_diff]' \
+			"$T/$2-resume.json" 2>/dev/null) $(head -c 300 "$T/err")"
+	fi
+	if [ -z "$(ls -A "$T/tmp-$2")" ]; then pass "bench_resume_cleanup_$2"
+	else fail "bench_resume_cleanup_$2" "left behind: $(ls -A "$T/tmp-$2")"; fi
+}
+resume_check "$MODEL" demo
+if jq -e 'keys | map(select(startswith("resume") or startswith("snapshot"))) | length == 0' \
+	"$T/demo.json" >/dev/null; then pass bench_resume_absent_by_default
+else fail bench_resume_absent_by_default "$(jq -c keys "$T/demo.json")"; fi
+for t in f32 fp8; do
+	$B -m "$MODEL" -t 2 --kv-type $t --resume 64 --json >"$T/resume-$t.json" 2>"$T/err"
+	if jq -e --arg t $t '.kv_type == $t and .resume_tokens == 64 and .resume_ms > 0
+		and .snapshot_bytes == 256 + 256 + 64 * .kv_bytes_per_position' \
+		"$T/resume-$t.json" >/dev/null; then pass "bench_resume_kv_$t"
+	else fail "bench_resume_kv_$t" "$(head -c 300 "$T/err") $(jq -c '[.kv_type,
+		.snapshot_bytes, .kv_bytes_per_position]' "$T/resume-$t.json" 2>/dev/null)"; fi
+done
+$B -m "$MODEL" -t 1 --resume 64 >"$T/text" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^resume .*64-token conversation' "$T/text" &&
+   grep -q '^  re-prefill .* ms' "$T/text" && grep -q '^  snapshot .* ms' "$T/text" &&
+   grep -q '^  uncached .* ms' "$T/text" && grep -q '^  write .* B), fsync' "$T/text" &&
+   grep -q '^  logits ' "$T/text"; then
+	pass bench_resume_text
+else
+	fail bench_resume_text "rc=$rc $(tail -c 800 "$T/text") $(head -c 200 "$T/err")"
+fi
+
 # Bad arguments: exit 2 (3 for a model that cannot be loaded) and a message naming the
 # option or the folder.
 bad() { # name expected-status word args...
@@ -131,6 +182,8 @@ bad threads_missing 2 --threads -m "$MODEL" --threads
 bad kernels_unknown 2 kernels -m "$MODEL" --kernels nosuch
 bad unknown_option 2 --frobnicate -m "$MODEL" --frobnicate
 bad head_unknown 2 --head -m "$MODEL" --head fp4
+bad resume_over_context 2 --resume -m "$MODEL" --resume 2000
+bad resume_negative 2 --resume -m "$MODEL" --resume -1
 bad missing_model 3 "$T/nomodel" -m "$T/nomodel"
 
 # The shared tiny checkpoints: BF16 DeepSeek-V2, and FP8 DeepSeek-V3 in two shards with
@@ -146,6 +199,7 @@ for fx in tiny-v2lite tiny-v3; do
 	if [ $rc -eq 0 ]; then
 		check_json "$T/$fx.json" "$fx" 2 64
 		check_weights "$dir" "$T/$fx.json" "$fx"
+		resume_check "$dir" "$fx"
 	else
 		fail "bench_json_$fx" "rc=$rc $(head -c 300 "$T/err")"
 	fi

@@ -352,6 +352,16 @@ static void test_partial_prefix(void)
 	CHECK(loaded == eng_state_ctx(small) && eng_state_pos(small) == loaded,
 	      "loaded %zu positions into a context of %zu", loaded, eng_state_ctx(small));
 	CHECK(note.code == 0, "note: %s", note.msg);
+
+	/* A few shared tokens of a long snapshot are not worth reading it all. */
+	int32_t few[40];
+	memcpy(few, prompt, 20 * sizeof *few);
+	for (size_t i = 20; i < 40; i++)
+		few[i] = (snap[i] + 1) % (int32_t)V;
+	eng_state_truncate(c, 0);
+	loaded = resume(r.ks, c, few, 40, &note);
+	CHECK(loaded == 0 && eng_state_pos(c) == 0, "loaded %zu positions for 20 shared tokens",
+	      loaded);
 out:
 	eng_state_free(a);
 	eng_state_free(b);
