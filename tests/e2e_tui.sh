@@ -3,7 +3,8 @@
 # the shipped demo model: start-up and help screens, a question with its reasoning and
 # answer in their panes, folding, two resizes during generation, Ctrl-C mid-generation
 # keeping the partial answer, the conversation browser (list, search, open, delete), a
-# too-small terminal, and the terminal given back on Ctrl-Q and on SIGTERM.
+# too-small terminal, the terminal given back on Ctrl-Q and on SIGTERM, and a continued
+# conversation resumed from its KV snapshot.
 #
 # Screens that are deterministic (fixed --seed, --temperature 0, at 120x40 and at 80x24)
 # are compared with tests/screens/*.txt after masking times and speeds. At 80x24 it also
@@ -332,6 +333,23 @@ hist="$T/state/ponder/input_history"
 if [ -f "$hist" ] && [ "$(stat -c %a "$hist")" = 600 ] && grep -qF "345" "$hist"; then
 	pass tui_input_history
 else fail tui_input_history "missing or not private: $(ls -l "$hist" 2>&1)"; fi
+
+# ---- a saved conversation continued (-c) resumes from its KV snapshot ----
+start
+wait_for "Ask a question" 60
+tm send-keys -t e2e "What is 21 + 21?" Enter
+wait_re "$DONE_HDR" 60 && wait_idle 60
+tm send-keys -t e2e C-q
+wait_for "EXIT=0" 10
+start -c
+if wait_for "What is 21 + 21?" 60; then
+	tm send-keys -t e2e "And that times 2?" Enter
+	if wait_re "$DONE_HDR" 60 && wait_idle 60 && tail -1 "$T/screen" | grep -qE "resumed [0-9]+ tok"
+	then pass tui_resumed_from_snapshot
+	else fail tui_resumed_from_snapshot "$(tail -1 "$T/screen")"; fi
+else fail tui_resumed_from_snapshot "no conversation: $(cat "$T/screen")"; fi
+tm send-keys -t e2e C-q
+wait_for "EXIT=0" 10
 
 # ---- 80x24: what a small terminal squeezes ----
 W=80

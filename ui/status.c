@@ -57,7 +57,7 @@ size_t ui_status_format(const struct ui_status *s, size_t width, char *buf, size
 		fmt_tps(f[n - 1].text, sizeof f[n - 1].text, "prefill", s->prefill_tps);
 	}
 	if (s->resumed > 0)
-		ADD(8, "resumed %lld tok", (long long)s->resumed);
+		ADD(5, "resumed %lld tok", (long long)s->resumed); /* a user wants to know */
 	if (s->decode_tps > 0) {
 		ADD(5, "%s", "");
 		fmt_tps(f[n - 1].text, sizeof f[n - 1].text, "decode", s->decode_tps);
