@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "chat_model.h"
 #include "check.h"
 #include "engine/kv_snapshot.h"
 #include "engine/kv_store.h"
@@ -968,29 +969,6 @@ out:
 
 /* ---- 10. sessions ---- */
 
-/* tiny-v3's weights with the demo model's tokenizer (as test_session.c does). */
-static bool make_chat_model(char *dir)
-{
-	const char *fx = check_fixtures();
-	if (!fx || access("models/demo/tokenizer.json", R_OK) || !mkdtemp(dir))
-		return false;
-	const char *files[] = {"config.json", "model.safetensors.index.json",
-			       "model-00001-of-00002.safetensors",
-			       "model-00002-of-00002.safetensors", "tokenizer.json",
-			       "tokenizer_config.json"};
-	char a[1024], b[1024];
-	for (size_t i = 0; i < 6; i++) {
-		if (i < 4)
-			snprintf(a, sizeof a, "%s/models/tiny-v3/%s", fx, files[i]);
-		else
-			snprintf(a, sizeof a, "models/demo/%s", files[i]);
-		snprintf(b, sizeof b, "%s/%s", dir, files[i]);
-		if (check_copy_file(a, b))
-			return false;
-	}
-	return true;
-}
-
 struct capture {
 	char text[2][1 << 14];
 	size_t len[2];
@@ -1039,7 +1017,7 @@ static void test_session_resume(void)
 	struct eng_session *s1 = NULL, *s2 = NULL, *s3 = NULL;
 	static struct capture first, cont1, cont2, ignored;
 	struct gen_stats st1, st2;
-	if (!make_chat_model(model_dir)) {
+	if (!chat_model_make(model_dir)) {
 		SKIP("needs ../shared/fixtures and models/demo/tokenizer.json");
 		goto out;
 	}

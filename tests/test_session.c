@@ -3,45 +3,19 @@
  * module chooses exactly the tokens plain decoding chooses, the KV cache is reused
  * across turns, limits and stops behave.
  *
- * Model: the tiny-v3 fixture weights (random, vocab 512) with the shipped demo model's
- * tokenizer (also 512 ids), assembled in a temp folder. Its text is gibberish; what is
- * checked is the machinery, not the words.
+ * Model: tests/chat_model.h (tiny-v3's weights with the demo model's tokenizer).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "chat_model.h"
 #include "check.h"
 #include "engine/session.h"
 
 static char model_dir[] = "/tmp/ponder-session-XXXXXX";
 static bool have_model;
-
-static bool make_model(void)
-{
-	const char *fx = check_fixtures();
-	if (!fx || access("models/demo/tokenizer.json", R_OK) || !mkdtemp(model_dir))
-		return false;
-	const char *from_fixture[] = {"config.json", "model.safetensors.index.json",
-				      "model-00001-of-00002.safetensors",
-				      "model-00002-of-00002.safetensors"};
-	char a[1024], b[1024];
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(a, sizeof a, "%s/models/tiny-v3/%s", fx, from_fixture[i]);
-		snprintf(b, sizeof b, "%s/%s", model_dir, from_fixture[i]);
-		if (check_copy_file(a, b))
-			return false;
-	}
-	const char *from_demo[] = {"tokenizer.json", "tokenizer_config.json"};
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(a, sizeof a, "models/demo/%s", from_demo[i]);
-		snprintf(b, sizeof b, "%s/%s", model_dir, from_demo[i]);
-		if (check_copy_file(a, b))
-			return false;
-	}
-	return true;
-}
 
 struct capture {
 	char text[2][1 << 15];
@@ -207,7 +181,7 @@ static void test_turns_limits_stop(void)
 
 int main(void)
 {
-	have_model = make_model();
+	have_model = chat_model_make(model_dir);
 	RUN(test_mtp_greedy_same_tokens);
 	RUN(test_mtp_sampled_same_tokens);
 	RUN(test_turns_limits_stop);
