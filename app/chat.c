@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/gen_config.h"
+#include "app/kv_label.h"
 #include "app/paths.h"
 
 /* Sampling defaults of DeepSeek's R1 model cards; V3-style chat keeps the same top-p
@@ -425,9 +426,8 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	struct chat_turn *next = realloc(all, (n + 1) * sizeof *all);
 	if (next) {
 		next[n] = c->turns[c->n_turns - 1];
-		char label[64] = "";
-		if (c->cid)
-			snprintf(label, sizeof label, "conversation %lld", (long long)c->cid);
+		char label[64];
+		app_kv_label(c->cid, label, sizeof label);
 		eng_session_settle(c->sess, next, n + 1, &c->params, label, true);
 	}
 	free(next ? next : all);

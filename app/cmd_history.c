@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "app/ago.h"
+#include "app/kv_label.h"
 #include "app/paths.h"
 #include "app/term_safe.h"
 #include "history/history.h"
@@ -615,6 +616,7 @@ static int cmd_rm(struct hist_db *db, const struct opts *o, struct err *e)
 	int rc = parse_id(o->pos[0], &id, e);
 	if (rc || (rc = hist_conversation_rm(db, id, e)))
 		return rc;
+	app_kv_forget(id);
 	printf("Removed conversation %lld.\n", (long long)id);
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "app/chat.h"
 #include "app/chat_api.h"
+#include "app/kv_label.h"
 
 struct app_library {
 	struct hist_db *db;
@@ -124,5 +125,8 @@ void app_hits_free(struct app_hit *h, size_t n)
 
 int app_library_delete(struct app_library *l, int64_t cid, struct err *e)
 {
-	return hist_conversation_rm(l->db, cid, e);
+	int rc = hist_conversation_rm(l->db, cid, e);
+	if (!rc)
+		app_kv_forget(cid);
+	return rc;
 }

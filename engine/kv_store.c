@@ -406,6 +406,26 @@ int kv_dir_remove(const char *dir, const char *prefix, char *removed_id, struct 
 	return 0;
 }
 
+int kv_dir_remove_label(const char *dir, const char *label, size_t *removed, struct err *e)
+{
+	*removed = 0;
+	struct kv_entry *all;
+	size_t n;
+	int rc = kv_dir_list(dir, &all, &n, e);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!all[i].valid || strcmp(all[i].label, label))
+			continue;
+		char path[4200];
+		snapshot_path(dir, all[i].id, path, sizeof path);
+		if (unlink(path) && errno != ENOENT)
+			rc = err_set(e, ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+		else
+			(*removed)++;
+	}
+	free(all);
+	return rc;
+}
+
 /* Least recently used snapshots out until the folder's *.pkv files (damaged ones too)
    fit max_bytes; keep_id (may be NULL) stays. */
 static int evict(const char *dir, uint64_t max_bytes, const char *keep_id, size_t *removed,

@@ -72,6 +72,10 @@ int kv_dir_list(const char *dir, struct kv_entry **out, size_t *n, struct err *e
    none or several match. */
 int kv_dir_remove(const char *dir, const char *prefix, char *removed_id, struct err *e);
 
+/* Removes every snapshot labelled `label` (a deleted conversation's); *removed counts
+   them. */
+int kv_dir_remove_label(const char *dir, const char *label, size_t *removed, struct err *e);
+
 struct kv_gc_result {
 	size_t removed_damaged, removed_old, removed_temp;
 	uint64_t freed_bytes, kept_bytes;

@@ -2,7 +2,8 @@
 # KV snapshots through the CLI: a saved conversation continued with -c resumes from the
 # snapshot its last turn wrote (--verbose and --json say how much), answers as a cold
 # re-prefill does, and damaged, foreign or oversized snapshots never stop a turn or touch
-# the history. `ponder kv ls|rm|gc` manage the folder.
+# the history. `ponder kv ls|rm|gc` manage the folder; deleting a conversation deletes
+# its snapshots.
 # Prints PASS / FAIL / SKIP lines for tests/run.sh.
 . tests/lib_e2e.sh
 e2e_begin e2e_kv jq
@@ -126,3 +127,14 @@ $BIN kv gc --kv-cache-max "$one" >"$T/gc.out" 2>&1
 if grep -q 'removed 1 damaged, 1 unfinished and 1 least recently used snapshot' "$T/gc.out" &&
    [ "$(count)" -eq 1 ] && [ -e "$KV/.tmp-0123456789abcdef-BBBBBB" ]; then echo "PASS kv_gc"
 else echo "FAIL kv_gc: $(cat "$T/gc.out"); $(ls -a "$KV")"; fi
+
+# Deleting a conversation deletes its snapshots (they hold its tokens); others stay.
+rm -rf "$KV"
+$P "What is 30 + 12?" </dev/null >/dev/null 2>&1
+$P "What is 40 + 2?" </dev/null >/dev/null 2>&1
+gone=$($BIN history list --json | jq -r '.[0].id')
+$BIN history rm "$gone" >/dev/null 2>&1
+labels=$($BIN kv ls --json | jq -r '[.[].label] | join(",")')
+if [ "$(count)" -eq 1 ] && [ "$labels" != "conversation $gone" ] && [ -n "$labels" ]; then
+	echo "PASS history_rm_forgets_snapshots"
+else echo "FAIL history_rm_forgets_snapshots: removed $gone; left: $labels"; fi
