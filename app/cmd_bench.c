@@ -1,7 +1,7 @@
 /*
  * cmd_bench.c — `ponder bench -m DIR [--json] [-t N] [--ctx N] [--prompt N] [--gen N]
- * [--kernels NAME] [--kv-type T] [--head H] [--mtp]`: how fast a model runs on this machine, and
- * how close that is to the machine's memory bandwidth.
+ * [--kernels NAME] [--kv-type T] [--head H] [--mtp] [--resume N]`: how fast a model runs
+ * on this machine, and how close that is to the machine's memory bandwidth.
  *
  * In one run:
  *   probe    best-of read bandwidth over a buffer far larger than any cache, with one
@@ -19,17 +19,21 @@
  *            median of the ratios;
  *   mtp      with --mtp: greedy speculative decoding at the first decode context (draft
  *            with eng_mtp_draft, verify two tokens, roll back a rejected draft), its
- *            tok/s and acceptance against plain greedy decoding there.
+ *            tok/s and acceptance against plain greedy decoding there;
+ *   resume   with --resume N: a conversation of N tokens plus a new message, computed
+ *            again against loaded from a KV snapshot, and the snapshot's size and
+ *            write time (app/bench_resume.c).
  * Token ids come from a fixed-seed generator, so runs are comparable. Text on stdout by
  * default, one JSON object with --json; on a terminal, stderr gets one line per phase.
  */
+#include "app/bench_resume.h"
+#include "app/bench_util.h"
 #include "app/commands.h"
 #include "app/options.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,6 +66,7 @@ struct bench_opts {
 	int threads;          /* 0: one per core */
 	long long ctx;        /* 0: the default contexts */
 	long long prompt, gen;
+	long long resume;     /* conversation tokens of the resume measurement; 0: none */
 	enum eng_kv_type kvt;
 	enum eng_head_type head;
 };
@@ -89,21 +94,9 @@ struct bench {
 	bool mtp_ran;
 	double mtp_tok_s, mtp_accept;
 	size_t mtp_tokens;
+	bool resume_ran;
+	struct bench_resume resume;
 };
-
-/* One line per phase on a terminal, so a long run shows where it is; nothing in a log. */
-static void phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void phase(const char *fmt, ...)
-{
-	if (!isatty(STDERR_FILENO))
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("ponder bench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 static double now_s(void)
 {
@@ -247,18 +240,6 @@ static int probe_bandwidth(struct bench *b, struct err *e)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* What the measurements share besides the model: the random ids and logits for two rows. */
 struct run {
 	struct eng_model *m;
@@ -293,7 +274,7 @@ static int measure_prefill(struct run *r, struct eng_state *st, size_t n, struct
 {
 	double t[PREFILL_RUNS];
 	int32_t id;
-	phase("prefill of %zu tokens, %d times", n, PREFILL_RUNS);
+	bench_phase("prefill of %zu tokens, %d times", n, PREFILL_RUNS);
 	for (int i = 0; i < PREFILL_RUNS; i++) {
 		double t0 = now_s();
 		int rc = fill(r, st, n, &id, e);
@@ -301,7 +282,7 @@ static int measure_prefill(struct run *r, struct eng_state *st, size_t n, struct
 			return rc;
 		t[i] = now_s() - t0;
 	}
-	b->prefill_tok_s = (double)n / median(t, PREFILL_RUNS);
+	b->prefill_tok_s = (double)n / bench_median(t, PREFILL_RUNS);
 	return 0;
 }
 
@@ -311,7 +292,7 @@ static int measure_decode(struct run *r, struct eng_state *st, size_t ctx, size_
 {
 	size_t prefill = ctx > WARMUP ? ctx - WARMUP : 1;
 	int32_t id;
-	phase("decode at context %zu (prefill of %zu tokens first)", ctx, prefill);
+	bench_phase("decode at context %zu (prefill of %zu tokens first)", ctx, prefill);
 	double t0 = now_s();
 	int rc = fill(r, st, prefill, &id, e);
 	if (rc)
@@ -337,7 +318,7 @@ static int measure_verify(struct run *r, struct eng_state *st, struct bench *b,
 {
 	double ratio[VERIFY_RUNS];
 	int32_t pair[2];
-	phase("2-token verify step against a 1-token step, %d times", VERIFY_RUNS);
+	bench_phase("2-token verify step against a 1-token step, %d times", VERIFY_RUNS);
 	int rc = fill(r, st, VERIFY_CTX, &pair[0], e);
 	pair[1] = pair[0];
 	for (int i = -1; !rc && i < VERIFY_RUNS; i++) { /* i = -1: warm-up */
@@ -353,7 +334,7 @@ static int measure_verify(struct run *r, struct eng_state *st, struct bench *b,
 			ratio[i] = (t2 - t1) / (t1 - t0);
 	}
 	if (!rc)
-		b->verify_cost = median(ratio, VERIFY_RUNS);
+		b->verify_cost = bench_median(ratio, VERIFY_RUNS);
 	return rc;
 }
 
@@ -391,7 +372,7 @@ static int measure_mtp(struct run *r, size_t ctx, size_t gen, struct bench *b, s
 	struct eng_state *st = NULL;
 	size_t drafted = 0, accepted = 0;
 	int32_t id;
-	phase("speculative decoding with the MTP module at context %zu", ctx);
+	bench_phase("speculative decoding with the MTP module at context %zu", ctx);
 	int rc = eng_state_new(r->m, (int64_t)(ctx + MTP_ROOM + gen), true, &st, e);
 	if (rc)
 		return rc;
@@ -425,18 +406,23 @@ static int measure(struct eng_model *m, const struct bench_opts *o, const size_t
 	if (need < VERIFY_CTX + 2)
 		need = VERIFY_CTX + 2;
 
+	/* The resume measurement reads its own sequences' worth of the same ids. */
+	size_t n_ids = need;
+	if (o->resume && (size_t)o->resume + BENCH_RESUME_NEW > n_ids)
+		n_ids = (size_t)o->resume + BENCH_RESUME_NEW;
+
 	struct run r = {.m = m, .vocab = (size_t)c->vocab_size};
 	struct eng_state *st = NULL;
-	int32_t *ids = malloc(need * sizeof *ids);
+	int32_t *ids = malloc(n_ids * sizeof *ids);
 	r.logits = malloc(2 * r.vocab * sizeof *r.logits);
 	r.ids = ids;
 	int rc = 0;
 	if (!ids || !r.logits) {
-		rc = err_set(e, ERR_NOMEM, "out of memory for %zu token ids", need);
+		rc = err_set(e, ERR_NOMEM, "out of memory for %zu token ids", n_ids);
 		goto out;
 	}
 	uint64_t x = 0x9e3779b97f4a7c15u; /* xorshift64, fixed seed: the same ids every run */
-	for (size_t i = 0; i < need; i++) {
+	for (size_t i = 0; i < n_ids; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
@@ -459,7 +445,15 @@ static int measure(struct eng_model *m, const struct bench_opts *o, const size_t
 		goto out;
 	if (o->mtp && (rc = measure_mtp(&r, ctxs[0], gen, b, e)))
 		goto out;
-	b->rss = proc_kb("/proc/self/status", "VmRSS");
+	b->rss = proc_kb("/proc/self/status", "VmRSS"); /* before --resume: comparable */
+	if (o->resume) {
+		eng_state_free(st);
+		st = NULL;
+		if ((rc = bench_resume_measure(m, ids, (size_t)o->resume, PREFILL_RUNS, &b->resume,
+					       e)))
+			goto out;
+		b->resume_ran = true;
+	}
 out:
 	eng_state_free(st);
 	free(r.logits);
@@ -519,6 +513,27 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 	else
 		printf("MTP decode     not measured (--mtp measures it on a model with an MTP "
 		       "module)\n");
+	if (b->resume_ran) {
+		const struct bench_resume *v = &b->resume;
+		printf("resume         a %zu-token conversation and %d new tokens, to the last "
+		       "logits (median of %d)\n", v->tokens, BENCH_RESUME_NEW, v->rounds);
+		printf("  re-prefill   %10.1f ms  every token computed on an empty cache\n",
+		       v->cold_ms);
+		printf("  snapshot     %10.1f ms  %.3fx; loaded from the page cache, %d computed\n",
+		       v->resume_ms, v->resume_ms / v->cold_ms, BENCH_RESUME_NEW);
+		printf("  uncached     %10.1f ms  %.3fx; the file dropped from the page cache "
+		       "first%s\n", v->uncached_ms, v->uncached_ms / v->cold_ms,
+		       v->evicted ? "" : " (some pages stayed: not a disk read)");
+		fmt_bytes(s1, sizeof s1, (double)v->snapshot_bytes);
+		printf("  write        %10.1f ms  %s (%llu B), fsync included\n", v->write_ms, s1,
+		       (unsigned long long)v->snapshot_bytes);
+		if (v->identical)
+			printf("  logits       the resumed runs' last logits equal the re-prefill's "
+			       "bit for bit\n");
+		else
+			printf("  logits       the resumed runs' last logits differ from the "
+			       "re-prefill's by up to %.3g of the largest\n", v->max_rel_diff);
+	}
 	fmt_bytes(s1, sizeof s1, (double)b->rss);
 	printf("page faults    %.2f per decoded token (minor + major)\n", b->faults);
 	printf("resident       %s after the run\n", s1);
@@ -591,6 +606,19 @@ static json_t *to_json(const struct bench_opts *o, const char *kernels, const st
 		put(mtp, "speedup", json_real(b->mtp_tok_s / b->dec[0].tok_s), &ok);
 	}
 	put(j, "mtp_decode", mtp, &ok);
+	if (b->resume_ran) {
+		const struct bench_resume *v = &b->resume;
+		put(j, "resume_tokens", json_integer((json_int_t)v->tokens), &ok);
+		put(j, "resume_cold_ms", json_real(v->cold_ms), &ok);
+		put(j, "resume_ms", json_real(v->resume_ms), &ok);
+		put(j, "resume_uncached_ms", json_real(v->uncached_ms), &ok);
+		put(j, "resume_ratio", json_real(v->resume_ms / v->cold_ms), &ok);
+		put(j, "resume_evicted", json_boolean(v->evicted), &ok);
+		put(j, "snapshot_bytes", json_integer((json_int_t)v->snapshot_bytes), &ok);
+		put(j, "snapshot_write_ms", json_real(v->write_ms), &ok);
+		put(j, "resume_logits_identical", json_boolean(v->identical), &ok);
+		put(j, "resume_max_rel_diff", json_real(v->max_rel_diff), &ok);
+	}
 	if (!ok) {
 		json_decref(j);
 		return NULL;
@@ -601,10 +629,12 @@ static json_t *to_json(const struct bench_opts *o, const char *kernels, const st
 static const char usage_text[] =
 	"usage: ponder bench [-m DIR] [--json] [-t N] [--ctx N] [--prompt N] [--gen N]\n"
 	"                    [--kernels NAME] [--kv-type f32|bf16|fp8] [--head bf16|fp8]\n"
-	"                    [--mtp]\n"
+	"                    [--mtp] [--resume N]\n"
 	"  Measures memory bandwidth, prefill and decode speed, bytes read per token and\n"
 	"  the MTP verify cost of the model in DIR (default: $PONDER_MODEL, else the demo\n"
-	"  model). Defaults: --prompt 512, --gen 64, contexts 16, 4096 and 16384.\n";
+	"  model). Defaults: --prompt 512, --gen 64, contexts 16, 4096 and 16384.\n"
+	"  --resume N also times continuing an N-token conversation from a KV snapshot\n"
+	"  against computing it again (0, the default: not measured).\n";
 
 static const struct option bench_opts_table[] = {
 	{"model", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
@@ -612,7 +642,7 @@ static const struct option bench_opts_table[] = {
 	{"prompt", required_argument, NULL, 'p'}, {"gen", required_argument, NULL, 'g'},
 	{"kernels", required_argument, NULL, 'K'}, {"kv-type", required_argument, NULL, 'V'},
 	{"head", required_argument, NULL, 'H'}, {"mtp", no_argument, NULL, 'M'},
-	{"help", no_argument, NULL, 'h'},
+	{"resume", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -637,6 +667,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct err *e
 		case 'c': rc = app_parse_int("ctx", optarg, 1, INT32_MAX, &o->ctx, e); break;
 		case 'p': rc = app_parse_int("prompt", optarg, 1, INT32_MAX, &o->prompt, e); break;
 		case 'g': rc = app_parse_int("gen", optarg, 1, INT32_MAX, &o->gen, e); break;
+		case 'R': rc = app_parse_int("resume", optarg, 0, INT32_MAX, &o->resume, e); break;
 		case 'V': rc = eng_kv_type_parse(optarg, &o->kvt, e); break;
 		case 'H': rc = eng_head_type_parse(optarg, &o->head, e); break;
 		case 'h': fputs(usage_text, stdout); return 1;
@@ -668,6 +699,10 @@ static int pick_contexts(const struct bench_opts *o, const struct eng_config *c,
 			       "%lld tokens; lower --prompt", o->prompt, max);
 	/* Positions each run needs after its context; the MTP run at the first context needs
 	   a few more. */
+	if (o->resume && o->resume + BENCH_RESUME_ROOM > max)
+		return err_set(e, ERR_USAGE, "--resume %lld plus %d positions for the new message "
+			       "is more than the model's context of %lld tokens; lower --resume",
+			       o->resume, BENCH_RESUME_ROOM, max);
 	long long room = o->gen + (o->mtp ? MTP_ROOM : 0);
 	*n = 0;
 	if (o->ctx) {
@@ -730,7 +765,7 @@ int app_cmd_bench(int argc, char **argv, struct err *e)
 	b.head = eng_head_type_name(eng_model_head_type(m));
 	b.weight_bytes = eng_decode_weight_bytes(m);
 	b.kv_bytes = eng_kv_bytes_per_token(c, false, o.kvt);
-	phase("read bandwidth probe");
+	bench_phase("read bandwidth probe");
 	if ((rc = probe_bandwidth(&b, e)) || (rc = measure(m, &o, ctxs, n_ctx, &b, e)))
 		goto out;
 

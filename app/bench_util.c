@@ -1,0 +1,33 @@
+/*
+ * bench_util.c — progress lines and medians for `ponder bench` (see bench_util.h).
+ */
+#include "app/bench_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void bench_phase(const char *fmt, ...)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("ponder bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}

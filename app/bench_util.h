@@ -1,0 +1,16 @@
+/*
+ * bench_util.h — what the parts of `ponder bench` share: progress lines and medians.
+ */
+#ifndef PONDER_APP_BENCH_UTIL_H
+#define PONDER_APP_BENCH_UTIL_H
+
+#include <stddef.h>
+
+/* One line per phase on a terminal ("ponder bench: ..."), so a long run shows where it
+   is; nothing when stderr is a log. */
+void bench_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The median of v[0..n) (n >= 1), which it sorts. */
+double bench_median(double *v, size_t n);
+
+#endif
