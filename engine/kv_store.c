@@ -142,7 +142,7 @@ int kv_store_resume(struct kv_store *ks, struct eng_state *s, const int32_t *ids
 	if (!d)
 		return 0;
 	struct opened best = {.fd = -1};
-	size_t best_k = 0, have = eng_state_pos(s);
+	size_t best_k = 0, best_gain = eng_state_pos(s); /* to beat: what s holds */
 	int32_t *toks = NULL;
 	size_t toks_cap = 0;
 	int rc = 0;
@@ -179,11 +179,12 @@ int kv_store_resume(struct kv_store *ks, struct eng_state *s, const int32_t *ids
 		if (k < o.h.tokens && k < MIN_PARTIAL)
 			k = 0;
 		size_t gain = k ? kv_snap_resumes(&o.h, s, k) : 0;
-		if (gain > have && k > best_k) {
+		if (gain > best_gain) {
 			if (best.fd >= 0)
 				close(best.fd);
 			best = o;
 			best_k = k;
+			best_gain = gain;
 		} else {
 			close(o.fd);
 		}
