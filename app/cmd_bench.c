@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "kernels/pool.h"
@@ -461,17 +462,6 @@ out:
 	return rc;
 }
 
-static void fmt_bytes(char *buf, size_t cap, double v)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, u ? "%.2f %s" : "%.0f %s", v, unit[u]);
-}
-
 static double gb_s(const struct decode_row *d)
 {
 	return (double)d->bytes * d->tok_s * 1e-9;
@@ -485,11 +475,11 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 	printf("kernels        %s, %d thread%s, KV cache %s, output head %s\n", kernels,
 	       b->threads, b->threads == 1 ? "" : "s", eng_kv_type_name(o->kvt), b->head);
 	printf("model          %s\n", o->dir);
-	fmt_bytes(s1, sizeof s1, (double)b->weight_bytes);
-	fmt_bytes(s2, sizeof s2, (double)b->kv_bytes);
+	fmt_bytes(s1, sizeof s1, (uint64_t)b->weight_bytes);
+	fmt_bytes(s2, sizeof s2, (uint64_t)b->kv_bytes);
 	printf("weights        %s read per decoded token (%llu B); KV cache %s per position\n",
 	       s1, (unsigned long long)b->weight_bytes, s2);
-	fmt_bytes(s1, sizeof s1, (double)b->probe_bytes);
+	fmt_bytes(s1, sizeof s1, (uint64_t)b->probe_bytes);
 	printf("read bandwidth %.1f GB/s with 1 thread, %.1f GB/s with %d (best pass over %s)\n",
 	       b->probe_1t, b->probe_nt, b->threads, s1);
 	printf("prefill        %.1f tok/s (%lld tokens, median of %d)\n", b->prefill_tok_s,
@@ -500,7 +490,7 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 	       "of probe", "faults/tok", "fill");
 	for (size_t i = 0; i < b->n_dec; i++) {
 		const struct decode_row *d = &b->dec[i];
-		fmt_bytes(s1, sizeof s1, (double)d->bytes);
+		fmt_bytes(s1, sizeof s1, (uint64_t)d->bytes);
 		printf("  %8zu %10.1f %12s %8.2f %8.1f%% %10.2f %8.2fs\n", d->ctx, d->tok_s, s1,
 		       gb_s(d), 100 * gb_s(d) / b->probe_nt, d->faults, d->fill_s);
 	}
@@ -524,7 +514,7 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 		printf("  uncached     %10.1f ms  %.3fx; the file dropped from the page cache "
 		       "first%s\n", v->uncached_ms, v->uncached_ms / v->cold_ms,
 		       v->evicted ? "" : " (some pages stayed: not a disk read)");
-		fmt_bytes(s1, sizeof s1, (double)v->snapshot_bytes);
+		fmt_bytes(s1, sizeof s1, (uint64_t)v->snapshot_bytes);
 		printf("  write        %10.1f ms  %s (%llu B), fsync included\n", v->write_ms, s1,
 		       (unsigned long long)v->snapshot_bytes);
 		if (v->identical)
@@ -534,7 +524,7 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 			printf("  logits       the resumed runs' last logits differ from the "
 			       "re-prefill's by up to %.3g of the largest\n", v->max_rel_diff);
 	}
-	fmt_bytes(s1, sizeof s1, (double)b->rss);
+	fmt_bytes(s1, sizeof s1, (uint64_t)b->rss);
 	printf("page faults    %.2f per decoded token (minor + major)\n", b->faults);
 	printf("resident       %s after the run\n", s1);
 }

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "engine/checkpoint.h"
 #include "engine/engine.h"
 #include "kernels/gpu.h"
@@ -132,21 +133,6 @@ static void fmt_count(char *buf, size_t cap, uint64_t v)
 		snprintf(buf, cap, "%llu", (unsigned long long)v);
 	else
 		snprintf(buf, cap, "%.2f%s (%llu)", x, unit[u], (unsigned long long)v);
-}
-
-static void fmt_bytes(char *buf, size_t cap, uint64_t v)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double x = (double)v;
-	int u = 0;
-	while (x >= 1024 && u < 5) {
-		x /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, cap, "%llu B", (unsigned long long)v);
-	else
-		snprintf(buf, cap, "%.2f %s", x, unit[u]);
 }
 
 static int64_t dense_layers(const struct eng_config *c)

@@ -21,6 +21,7 @@
 #include "app/ago.h"
 #include "app/options.h"
 #include "app/paths.h"
+#include "common/bytes.h"
 #include "engine/kv_store.h"
 
 static const char usage_text[] =
@@ -29,16 +30,6 @@ static const char usage_text[] =
 	"       ponder kv gc [--kv-cache-max SIZE]    remove damaged, unfinished and least\n"
 	"                                             recently used ones beyond SIZE (4G)\n"
 	"The folder is $XDG_CACHE_HOME/ponder/kv (~/.cache/ponder/kv).\n";
-
-static void fmt_size(uint64_t b, char *buf, size_t size)
-{
-	if (b >= 1ull << 30)
-		snprintf(buf, size, "%.1f GiB", (double)b / (1ull << 30));
-	else if (b >= 1ull << 20)
-		snprintf(buf, size, "%.1f MiB", (double)b / (1ull << 20));
-	else
-		snprintf(buf, size, "%.1f KiB", (double)b / 1024);
-}
 
 static int list(const char *dir, bool json, struct err *e)
 {
@@ -73,7 +64,7 @@ static int list(const char *dir, bool json, struct err *e)
 		for (size_t i = 0; i < n; i++) {
 			const struct kv_entry *k = &all[i];
 			char size[32], used[32];
-			fmt_size(k->bytes, size, sizeof size);
+			fmt_bytes(size, sizeof size, k->bytes);
 			app_fmt_ago(k->mtime * 1000, used, sizeof used);
 			total += k->bytes;
 			if (k->valid)
@@ -85,7 +76,7 @@ static int list(const char *dir, bool json, struct err *e)
 				       k->problem, size);
 		}
 		char size[32];
-		fmt_size(total, size, sizeof size);
+		fmt_bytes(size, sizeof size, total);
 		printf("%zu snapshot%s, %s in %s\n", n, n == 1 ? "" : "s", size, dir);
 	}
 	free(all);
@@ -143,8 +134,8 @@ int app_cmd_kv(int argc, char **argv, struct err *e)
 	if ((rc = kv_dir_gc(dir, cap, &r, e)))
 		return rc;
 	char freed[32], kept[32];
-	fmt_size(r.freed_bytes, freed, sizeof freed);
-	fmt_size(r.kept_bytes, kept, sizeof kept);
+	fmt_bytes(freed, sizeof freed, r.freed_bytes);
+	fmt_bytes(kept, sizeof kept, r.kept_bytes);
 	printf("removed %zu damaged, %zu unfinished and %zu least recently used snapshot%s "
 	       "(%s); %s kept\n", r.removed_damaged, r.removed_temp, r.removed_old,
 	       r.removed_old == 1 ? "" : "s", freed, kept);

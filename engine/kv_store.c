@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common/bytes.h"
 #include "engine/kv_snapshot.h"
 #include "engine/model.h"
 
@@ -275,10 +276,14 @@ int kv_store_save(struct kv_store *ks, const struct eng_state *s, const char *la
 	struct kv_snap_header h;
 	kv_snap_header_init(&h, s, ks->model, ks->model_name, label);
 	uint64_t bytes = kv_snap_file_bytes(&h);
-	if (bytes > ks->max_bytes)
-		return err_set(e, ERR_RANGE, "a KV snapshot of this conversation needs %.1f MB, "
-			       "more than the whole snapshot cache (--kv-cache-max %.1f MB); it is "
-			       "not saved", (double)bytes / 1e6, (double)ks->max_bytes / 1e6);
+	if (bytes > ks->max_bytes) {
+		char need[32], cap[32];
+		fmt_bytes(need, sizeof need, bytes);
+		fmt_bytes(cap, sizeof cap, ks->max_bytes);
+		return err_set(e, ERR_RANGE, "a KV snapshot of this conversation needs %s, more "
+			       "than the whole snapshot cache (--kv-cache-max %s); it is not saved",
+			       need, cap);
+	}
 	char id[17], tmp[4200], path[4200];
 	snapshot_id_of(&h, eng_state_tokens(s), id);
 	snprintf(tmp, sizeof tmp, "%s/" TEMP_PREFIX "%s-XXXXXX", ks->dir, id);
