@@ -138,3 +138,28 @@ labels=$($BIN kv ls --json | jq -r '[.[].label] | join(",")')
 if [ "$(count)" -eq 1 ] && [ "$labels" != "conversation $gone" ] && [ -n "$labels" ]; then
 	echo "PASS history_rm_forgets_snapshots"
 else echo "FAIL history_rm_forgets_snapshots: removed $gone; left: $labels"; fi
+
+# Many processes writing, evicting and collecting in one folder at once (pinned to one
+# core, so they preempt each other mid-write): every run answers, none reports a
+# damaged snapshot, and every file left is a whole snapshot.
+rm -rf "$KV"
+pin=""
+command -v taskset >/dev/null 2>&1 && pin="taskset -c 0"
+one=12000
+i=0
+while [ $i -lt 8 ]; do
+	$pin $P --kv-cache-max $((one * 3)) "What is $i + $((i * 7))?" </dev/null >"$T/par$i.out" 2>"$T/par$i.err" &
+	$pin $BIN kv gc --kv-cache-max $((one * 3)) >/dev/null 2>&1 &
+	i=$((i + 1))
+done
+wait
+bad=""
+i=0
+while [ $i -lt 8 ]; do
+	{ [ -s "$T/par$i.out" ] && [ ! -s "$T/par$i.err" ]; } || bad="$bad run$i:$(cat "$T/par$i.err")"
+	i=$((i + 1))
+done
+invalid=$($BIN kv ls --json | jq '[.[] | select(.valid | not)] | length')
+if [ -z "$bad" ] && [ "$invalid" = 0 ] && [ "$(count)" -ge 1 ]; then
+	echo "PASS concurrent_writers_and_gc"
+else echo "FAIL concurrent_writers_and_gc: $bad; invalid=$invalid; $(count) files"; fi
