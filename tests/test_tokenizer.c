@@ -6,7 +6,9 @@
  *                            ids exactly, and decoding gives back "decoded";
  *   golden-special-r1.jsonl  DeepSeek-R1 tokenizer, parse_special = true;
  *   golden-chat.jsonl        the lines that give "rendered" text: encoded with
- *                            parse_special = true they give their ids.
+ *                            parse_special = true they give their ids;
+ *   golden-plain-qwen3.jsonl, golden-plain-llama3.jsonl
+ *                            the Qwen3 and Llama 3.1 tokenizers, as golden-plain.
  * Handwritten tokenizer.json strings (always run) pin each feature on its own: every
  * Split behaviour and invert, merge forms and ranks, ByteLevel add_prefix_space /
  * use_regex, added tokens with lstrip / rstrip / single_word / normalized, NFC/NFKC,
@@ -184,6 +186,27 @@ static void test_golden_special_r1(void)
 		   true, &m, &n);
 	printf("  golden-special-r1: %zu/%zu lines matched\n", m, n);
 	CHECK(n >= 6 && m == n, "%zu of %zu lines matched", m, n);
+}
+
+/* The R1 distills' tokenizers (issue 18): Qwen3's (NFC, Qwen's split regex) and Llama
+   3.1's (\p{N}{1,3}, ignore_merges), each against the Hugging Face library's ids and
+   decode of the same lines. */
+static void test_golden_distill_tokenizers(void)
+{
+	if (!check_fixtures()) {
+		SKIP("no ../shared/fixtures");
+		return;
+	}
+	static const char *const tok[][2] = {
+		{"tokenizer/qwen3/tokenizer.json", "tokenizer/golden-plain-qwen3.jsonl"},
+		{"tokenizer/llama3_1/tokenizer.json", "tokenizer/golden-plain-llama3.jsonl"},
+	};
+	for (size_t i = 0; i < sizeof tok / sizeof *tok; i++) {
+		size_t m, n;
+		run_golden(tok[i][0], tok[i][1], false, true, &m, &n);
+		printf("  %s: %zu/%zu lines matched (ids and decode)\n", tok[i][1], m, n);
+		CHECK(n > 100 && m == n, "%s: %zu of %zu lines matched", tok[i][1], m, n);
+	}
 }
 
 /* golden-chat.jsonl: where a line gives the rendered template text, encoding it with
@@ -842,6 +865,7 @@ int main(void)
 {
 	RUN(test_golden_plain);
 	RUN(test_golden_special_r1);
+	RUN(test_golden_distill_tokenizers);
 	RUN(test_golden_chat_rendered);
 	RUN(test_deepseek_lookups);
 	RUN(test_split_behaviors);
