@@ -269,6 +269,7 @@ static void remove_superseded(struct kv_store *ks, const struct kv_snap_header *
 
 static int evict(const char *dir, uint64_t max_bytes, const char *keep_id, size_t *removed,
 		 uint64_t *freed, uint64_t *kept, struct err *e);
+static void sweep(const char *dir, bool damaged_too, struct kv_gc_result *r);
 
 int kv_store_save(struct kv_store *ks, const struct eng_state *s, const char *label,
 		  struct err *e)
@@ -306,6 +307,8 @@ int kv_store_save(struct kv_store *ks, const struct eng_state *s, const char *la
 	}
 	fsync_dir(ks->dir);
 	remove_superseded(ks, &h, eng_state_tokens(s), id);
+	struct kv_gc_result swept = {0};
+	sweep(ks->dir, false, &swept); /* what a process killed mid-write left */
 	size_t removed;
 	uint64_t freed, kept;
 	return evict(ks->dir, ks->max_bytes, id, &removed, &freed, &kept, e);
@@ -464,13 +467,14 @@ static int evict(const char *dir, uint64_t max_bytes, const char *keep_id, size_
 	return 0;
 }
 
-int kv_dir_gc(const char *dir, uint64_t max_bytes, struct kv_gc_result *r, struct err *e)
+/* Removes temporary files of writes that never finished (older than an hour, so that a
+   write in progress elsewhere is left alone) and, with damaged_too, snapshots that fail
+   their checks. */
+static void sweep(const char *dir, bool damaged_too, struct kv_gc_result *r)
 {
-	memset(r, 0, sizeof *r);
 	DIR *d = opendir(dir);
 	if (!d)
-		return errno == ENOENT ? 0
-				       : err_set(e, ERR_IO, "cannot read %s: %s", dir, strerror(errno));
+		return;
 	time_t now = time(NULL);
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -483,13 +487,12 @@ int kv_dir_gc(const char *dir, uint64_t max_bytes, struct kv_gc_result *r, struc
 				  now - sb.st_mtime > STALE_TEMP_SECONDS;
 		struct opened o;
 		char why[200] = "";
-		int opened = stale_temp ? 0 : open_snapshot(dir, de->d_name, &o, why, sizeof why);
+		int opened = stale_temp || !damaged_too
+				     ? 0 : open_snapshot(dir, de->d_name, &o, why, sizeof why);
 		if (opened > 0)
 			close(o.fd);
 		bool damaged = opened < 0;
-		if (!damaged && !stale_temp)
-			continue;
-		if (unlink(path))
+		if ((!damaged && !stale_temp) || unlink(path))
 			continue;
 		r->freed_bytes += (uint64_t)sb.st_size;
 		if (damaged)
@@ -498,6 +501,17 @@ int kv_dir_gc(const char *dir, uint64_t max_bytes, struct kv_gc_result *r, struc
 			r->removed_temp++;
 	}
 	closedir(d);
+}
+
+int kv_dir_gc(const char *dir, uint64_t max_bytes, struct kv_gc_result *r, struct err *e)
+{
+	memset(r, 0, sizeof *r);
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0
+				       : err_set(e, ERR_IO, "cannot read %s: %s", dir, strerror(errno));
+	closedir(d);
+	sweep(dir, true, r);
 	uint64_t freed;
 	int rc = evict(dir, max_bytes, NULL, &r->removed_old, &freed, &r->kept_bytes, e);
 	r->freed_bytes += freed;

@@ -47,7 +47,8 @@ int kv_store_resume(struct kv_store *ks, struct eng_state *s, const int32_t *ids
 
 /*
  * Writes s's sequence as a snapshot labelled `label` (shown by `ponder kv ls`), then
- * removes the snapshots it supersedes and the least recently used ones beyond the cap.
+ * removes the snapshots it supersedes, temporary files of writes killed over an hour
+ * ago, and the least recently used snapshots beyond the cap.
  * A snapshot larger than the whole cap is not written (ERR_RANGE says so). ERR_IO when
  * writing fails (nothing is left behind).
  */

@@ -128,6 +128,16 @@ if grep -q 'removed 1 damaged, 1 unfinished and 1 least recently used snapshot' 
    [ "$(count)" -eq 1 ] && [ -e "$KV/.tmp-0123456789abcdef-BBBBBB" ]; then echo "PASS kv_gc"
 else echo "FAIL kv_gc: $(cat "$T/gc.out"); $(ls -a "$KV")"; fi
 
+# A write killed long ago left a temporary file: the next saved turn removes it (a
+# fresh one may be another process's write in progress and stays).
+printf 'partial' >"$KV/.tmp-00000000000000aa-OLD000"
+touch -d '2 hours ago' "$KV/.tmp-00000000000000aa-OLD000"
+printf 'partial' >"$KV/.tmp-00000000000000aa-NEW000"
+$P "What is 6 + 6?" </dev/null >/dev/null 2>&1
+if [ ! -e "$KV/.tmp-00000000000000aa-OLD000" ] && [ -e "$KV/.tmp-00000000000000aa-NEW000" ]
+then echo "PASS save_sweeps_stale_temp_files"
+else echo "FAIL save_sweeps_stale_temp_files: $(ls -a "$KV")"; fi
+
 # Deleting a conversation deletes its snapshots (they hold its tokens); others stay.
 rm -rf "$KV"
 $P "What is 30 + 12?" </dev/null >/dev/null 2>&1
