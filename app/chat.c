@@ -325,7 +325,7 @@ static int relay_emit(void *ud, int channel, const char *utf8, size_t len)
 		return 1;
 	if (debug_stall)
 		stall_forever();
-	return c->stop ? 1 : 0;
+	return __atomic_load_n(&c->stop, __ATOMIC_RELAXED) ? 1 : 0;
 }
 
 static void take_kv_note(struct app_chat *c)
@@ -441,7 +441,9 @@ void app_chat_settle(struct app_chat *c)
 
 void app_chat_stop(struct app_chat *c)
 {
-	c->stop = 1;
+	__atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED); /* read by the generating thread */
+	if (c->sess)
+		eng_session_cancel_settle(c->sess); /* a snapshot being settled saves what it has */
 }
 
 int app_chat_abandon(struct app_chat *c, int sig)

@@ -144,7 +144,8 @@ int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *l
 		st->mtp_pos--;
 
 	for (size_t done = 0; done < n;) {
-		if (done && st->abort && *st->abort)
+		/* Atomic: the flag is set from another thread (a stop, a cancelled settle). */
+		if (done && st->abort && __atomic_load_n(st->abort, __ATOMIC_RELAXED))
 			return err_set(e, ERR_INTERRUPTED, "stopped during the prompt's prefill after "
 				       "%zu of %zu tokens", done, n);
 		size_t k = n - done > FWD_CHUNK ? FWD_CHUNK : n - done, pos0 = st->pos;

@@ -33,7 +33,8 @@ struct eng_session {
 	pthread_t settler;
 	struct tok_ids settle_ids;
 	char settle_label[72];
-	const volatile sig_atomic_t *settle_stop;
+	const volatile sig_atomic_t *settle_stop; /* the reply's stop flag */
+	volatile sig_atomic_t settle_cancel; /* eng_session_cancel_settle */
 	char kv_note[1024];   /* for eng_session_kv_note; "" when none */
 	char kv_note_taken[1024];
 };
@@ -115,6 +116,7 @@ void eng_session_free(struct eng_session *s)
 {
 	if (!s)
 		return;
+	eng_session_cancel_settle(s);
 	settle_wait(s);
 	tok_ids_free(&s->settle_ids);
 	eng_state_free(s->st);
@@ -341,19 +343,21 @@ static void *settle_run(void *arg)
 {
 	struct eng_session *s = arg;
 	const struct tok_ids *ids = &s->settle_ids;
-	if (s->settle_stop && *s->settle_stop)
+	if (s->settle_stop && __atomic_load_n(s->settle_stop, __ATOMIC_RELAXED))
 		return NULL;
 	size_t keep = eng_state_common_prefix(s->st, ids->v, ids->n);
 	eng_state_truncate(s->st, keep);
 	keep = eng_state_pos(s->st);
 	struct err e = {0};
-	eng_state_set_abort(s->st, s->settle_stop);
+	eng_state_set_abort(s->st, &s->settle_cancel);
 	int rc = keep < ids->n ? eng_forward(s->st, ids->v + keep, ids->n - keep, NULL, false, &e)
 			       : 0;
 	eng_state_set_abort(s->st, NULL);
+	/* Cancelled between chunks: the cache still begins the next prompt, so it is worth
+	   saving as far as it goes. */
 	if (rc == ERR_INTERRUPTED)
-		return NULL;
-	if (!rc)
+		rc = 0;
+	if (!rc && eng_state_pos(s->st))
 		rc = kv_store_save(s->kv, s->st, s->settle_label, &e);
 	if (rc) {
 		char msg[sizeof s->kv_note];
@@ -377,6 +381,7 @@ void eng_session_settle(struct eng_session *s, const struct chat_turn *turns, si
 		return; /* nothing a later prompt could resume from */
 	snprintf(s->settle_label, sizeof s->settle_label, "%s", label ? label : "");
 	s->settle_stop = p->stop;
+	s->settle_cancel = 0;
 	if (background && !pthread_create(&s->settler, NULL, settle_run, s))
 		s->settling = true;
 	else
@@ -391,4 +396,9 @@ const char *eng_session_kv_note(struct eng_session *s)
 	memcpy(s->kv_note_taken, s->kv_note, sizeof s->kv_note_taken);
 	s->kv_note[0] = '\0';
 	return s->kv_note_taken;
+}
+
+void eng_session_cancel_settle(struct eng_session *s)
+{
+	__atomic_store_n(&s->settle_cancel, 1, __ATOMIC_RELAXED); /* read by the settle thread */
 }

@@ -81,10 +81,15 @@ void eng_session_set_kv_store(struct eng_session *s, struct kv_store *ks, bool w
  * (turns[0..n) end with the reply as an assistant turn; R1 drops its reasoning, so the
  * answer is prefilled) and writes it as a snapshot labelled `label`. With background,
  * this runs on a thread of its own and the next call that uses the sequence waits for
- * it; p->stop set meanwhile abandons it. Does nothing without a writable store.
+ * it. A reply stopped by p->stop is not settled. Does nothing without a writable store.
  */
 void eng_session_settle(struct eng_session *s, const struct chat_turn *turns, size_t n,
 			const struct gen_params *p, const char *label, bool background);
+
+/* Asks a running settle to stop prefilling at the next chunk and save the cache as far
+   as it got (async-signal-safe). eng_session_free does this before waiting for it, so
+   that quitting is quick; a settle that is only writing finishes its file. */
+void eng_session_cancel_settle(struct eng_session *s);
 
 /* Waits for a background settle. Then, a note about snapshots for the user (a damaged
    one removed, one that could not be written), or NULL; each is returned once. */

@@ -1089,6 +1089,65 @@ out:
 	remove_dir(off_dir);
 }
 
+/* Cancelling a settle (as app_chat_stop and quitting do) stops its prefill at a chunk
+   boundary and saves the cache as far as it got: a shorter prefix of the same
+   conversation, which a later prompt can still resume from. */
+static void test_settle_cancel(void)
+{
+	enum { REPEAT = 250, CTX = 4096 }; /* ~2250 tokens: 17 chunks to cancel between */
+	char model_dir[] = TEMP_TEMPLATE, kv_dir[] = TEMP_TEMPLATE;
+	struct eng_model *m = NULL;
+	struct kv_store *ks = NULL;
+	struct eng_session *s = NULL, *full = NULL;
+	char *text = NULL;
+	struct err e = {0};
+	if (!chat_model_make(model_dir)) {
+		SKIP("needs ../shared/fixtures and models/demo/tokenizer.json");
+		goto out;
+	}
+	static const char piece[] = "12 + 34 = 46. ";
+	size_t len = REPEAT * (sizeof piece - 1);
+	if (!temp_dir(kv_dir) || !(text = malloc(len + 1)) ||
+	    !(m = open_model(model_dir, ENG_KV_F32, false)) ||
+	    !(ks = open_store(kv_dir, BIG_CAP, m)))
+		goto out;
+	for (size_t i = 0; i < REPEAT; i++)
+		memcpy(text + i * (sizeof piece - 1), piece, sizeof piece - 1);
+	CHECK(eng_session_new(m, CTX, false, &s, &e) == 0, "%s", e.msg);
+	CHECK(eng_session_new(m, CTX, false, &full, &e) == 0, "%s", e.msg);
+	if (!s || !full)
+		goto out;
+	eng_session_set_kv_store(s, ks, true);
+	eng_session_set_kv_store(full, ks, true);
+	struct chat_turn turns[2] = {{CHAT_USER, text, len}, {CHAT_ASSISTANT, "ok", 2}};
+
+	eng_session_settle(s, turns, 2, &greedy, "cancelled", true);
+	eng_session_cancel_settle(s);
+	const char *note = eng_session_kv_note(s); /* waits */
+	CHECK(!note, "cancelled settle: %s", note);
+	struct kv_entry cut, whole; /* read now: the whole one will supersede it */
+	bool have_cut = entry_by_label(kv_dir, "cancelled", &cut);
+	CHECK(have_cut, "a cancelled settle saved nothing");
+
+	eng_session_settle(full, turns, 2, &greedy, "whole", false);
+	CHECK(entry_by_label(kv_dir, "whole", &whole), "the whole settle saved nothing");
+	if (have_cut) {
+		printf("  cancelled after %llu of %llu tokens\n", (unsigned long long)cut.tokens,
+		       (unsigned long long)whole.tokens);
+		CHECK(cut.tokens >= 128 && cut.tokens < whole.tokens,
+		      "cancelled settle saved %llu tokens of %llu", (unsigned long long)cut.tokens,
+		      (unsigned long long)whole.tokens);
+	}
+out:
+	eng_session_free(s);
+	eng_session_free(full);
+	kv_store_close(ks);
+	eng_model_close(m);
+	free(text);
+	remove_dir(model_dir);
+	remove_dir(kv_dir);
+}
+
 int main(void)
 {
 	RUN(test_round_trip_exact);
@@ -1101,5 +1160,6 @@ int main(void)
 	RUN(test_supersede);
 	RUN(test_list_remove_gc);
 	RUN(test_session_resume);
+	RUN(test_settle_cancel);
 	return check_finish();
 }
