@@ -384,7 +384,7 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 
 	/* The template wants the system prompt first, then the turns. */
 	size_t n = c->n_turns + (c->system ? 1 : 0);
-	struct chat_turn *all = malloc(n * sizeof *all);
+	struct chat_turn *all = malloc((n + 1) * sizeof *all); /* + the reply, to settle */
 	if (!all)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	size_t k = 0;
@@ -423,14 +423,11 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 		free(all);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
-	struct chat_turn *next = realloc(all, (n + 1) * sizeof *all);
-	if (next) {
-		next[n] = c->turns[c->n_turns - 1];
-		char label[64];
-		app_kv_label(c->cid, label, sizeof label);
-		eng_session_settle(c->sess, next, n + 1, &c->params, label, true);
-	}
-	free(next ? next : all);
+	all[n] = c->turns[c->n_turns - 1];
+	char label[64];
+	app_kv_label(c->cid, label, sizeof label);
+	eng_session_settle(c->sess, all, n + 1, &c->params, label, true);
+	free(all);
 	return 0;
 }
 

@@ -157,7 +157,9 @@ int kv_store_resume(struct kv_store *ks, struct eng_state *s, const int32_t *ids
 		if (r <= 0)
 			continue;
 		size_t k = 0;
-		if (kv_snap_compatible(&o.h, &mine) && o.h.mtp_layers >= mine.mtp_layers) {
+		/* What a snapshot saves is at most its length: a short one is not even read. */
+		if (kv_snap_compatible(&o.h, &mine) && o.h.mtp_layers >= mine.mtp_layers &&
+		    o.h.tokens > best_gain) {
 			if (o.h.tokens > toks_cap) {
 				free(toks);
 				toks_cap = (size_t)o.h.tokens;

@@ -969,22 +969,6 @@ out:
 
 /* ---- 10. sessions ---- */
 
-struct capture {
-	char text[2][1 << 14];
-	size_t len[2];
-};
-
-static int capture_emit(void *ud, int channel, const char *utf8, size_t len)
-{
-	struct capture *c = ud;
-	int k = channel == CH_REASONING ? 0 : 1;
-	if (c->len[k] + len < sizeof c->text[k]) {
-		memcpy(c->text[k] + c->len[k], utf8, len);
-		c->len[k] += len;
-	}
-	return 0;
-}
-
 static struct eng_session *new_session(struct eng_model *m, struct kv_store *ks, bool write)
 {
 	struct eng_session *s = NULL;
@@ -1004,6 +988,7 @@ static bool chat(struct eng_session *s, const struct chat_turn *turns, size_t n,
 {
 	struct err e = {0};
 	memset(cap, 0, sizeof *cap);
+	cap->stop_after = -1;
 	int rc = eng_chat(s, turns, n, &greedy, capture_emit, cap, st, &e);
 	CHECK(rc == 0, "%s", e.msg);
 	return rc == 0;

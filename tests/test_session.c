@@ -17,23 +17,6 @@
 static char model_dir[] = "/tmp/ponder-session-XXXXXX";
 static bool have_model;
 
-struct capture {
-	char text[2][1 << 15];
-	size_t len[2];
-	int stop_after; /* pieces before asking to stop; < 0: never */
-};
-
-static int capture_emit(void *ud, int channel, const char *utf8, size_t len)
-{
-	struct capture *c = ud;
-	int k = channel == CH_REASONING ? 0 : 1;
-	if (c->len[k] + len < sizeof c->text[k]) {
-		memcpy(c->text[k] + c->len[k], utf8, len);
-		c->len[k] += len;
-	}
-	return c->stop_after >= 0 && --c->stop_after < 0;
-}
-
 /* The KV cache type of the models open_model opens: speculative decoding's rollback must
    leave every type's cache as plain decoding would. */
 static enum eng_kv_type kv_type = ENG_KV_F32;
