@@ -136,7 +136,8 @@ bench: $(PONDER) $(BENCH_BIN)
 # in a fuzz build). A new harness that needs more adds its files to FUZZ_LIB_SRC.
 # docs/fuzzing.md lists the harnesses and how to run them; seeds: tools/fuzz/corpus/.
 FUZZ_CC ?= clang
-FUZZ_LIB_SRC := engine/safetensors.c engine/config.c common/err.c engine/checkpoint.c \
+FUZZ_LIB_SRC := engine/safetensors.c engine/config.c engine/config_json.c engine/config_dense.c \
+  common/err.c engine/checkpoint.c \
   engine/tokenizer.c engine/tok_added.c engine/tok_bpe.c engine/tok_json.c engine/tok_load.c \
   engine/tok_pretok.c engine/detok_stream.c engine/channels.c engine/kv_type.c engine/head_type.c \
   app/options.c app/paths.c \

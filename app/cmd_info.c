@@ -15,7 +15,8 @@
  *            again under model.layers.N.), which is the size a model card quotes.
  * The KV cache is eng_kv_bytes_per_token's, the figure a sequence really reserves: per
  * layer (the MTP layer included when it runs), one row of kv_lora_rank +
- * qk_rope_head_dim values in the --kv-type a chat would use (default bf16).
+ * qk_rope_head_dim values (MLA) or a key and a value row of head_dim per kv head (GQA),
+ * in the --kv-type a chat would use (default bf16).
  */
 #include "app/commands.h"
 #include "app/options.h"
@@ -147,6 +148,7 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 	int64_t dense = dense_layers(c);
 	printf("model          %s\n", dir);
 	printf("architecture   %s (model_type %s)\n", c->architecture, c->model_type);
+	printf("family         %s\n", eng_config_family(c));
 	printf("layers         %lld: %lld dense, %lld MoE", (long long)c->num_hidden_layers,
 	       (long long)dense, (long long)(c->num_hidden_layers - dense));
 	if (c->num_nextn_predict_layers)
@@ -156,17 +158,27 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 	printf("\n");
 	printf("hidden size    %lld (dense MLP %lld)\n", (long long)c->hidden_size,
 	       (long long)c->intermediate_size);
-	printf("attention      MLA, %lld heads; qk head dim %lld (nope %lld + rope %lld), v head "
-	       "dim %lld; softmax scale %.6g\n",
-	       (long long)c->num_attention_heads,
-	       (long long)(c->qk_nope_head_dim + c->qk_rope_head_dim),
-	       (long long)c->qk_nope_head_dim, (long long)c->qk_rope_head_dim,
-	       (long long)c->v_head_dim, eng_config_softmax_scale(c));
-	if (c->q_lora_rank)
-		printf("LoRA ranks     q %lld, kv %lld\n", (long long)c->q_lora_rank,
-		       (long long)c->kv_lora_rank);
-	else
-		printf("LoRA ranks     q none (plain q_proj), kv %lld\n", (long long)c->kv_lora_rank);
+	if (c->attn == ATTN_GQA) {
+		printf("attention      GQA, %lld heads sharing %lld kv head%s of %lld%s%s%s; softmax "
+		       "scale %.6g\n", (long long)c->num_attention_heads,
+		       (long long)c->num_key_value_heads, c->num_key_value_heads == 1 ? "" : "s",
+		       (long long)c->head_dim, c->qkv_bias ? "; q/k/v biases" : "",
+		       c->o_bias ? "; o bias" : "", c->qk_norm ? "; q/k RMSNorm per head" : "",
+		       eng_config_softmax_scale(c));
+	} else {
+		printf("attention      MLA, %lld heads; qk head dim %lld (nope %lld + rope %lld), v "
+		       "head dim %lld; softmax scale %.6g\n",
+		       (long long)c->num_attention_heads,
+		       (long long)(c->qk_nope_head_dim + c->qk_rope_head_dim),
+		       (long long)c->qk_nope_head_dim, (long long)c->qk_rope_head_dim,
+		       (long long)c->v_head_dim, eng_config_softmax_scale(c));
+		if (c->q_lora_rank)
+			printf("LoRA ranks     q %lld, kv %lld\n", (long long)c->q_lora_rank,
+			       (long long)c->kv_lora_rank);
+		else
+			printf("LoRA ranks     q none (plain q_proj), kv %lld\n",
+			       (long long)c->kv_lora_rank);
+	}
 	if (c->n_routed_experts) {
 		printf("experts        %lld routed + %lld shared (each %lld wide), %lld per token; "
 		       "%s scoring, %s",
@@ -183,11 +195,20 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 	printf("vocab          %lld\n", (long long)c->vocab_size);
 	printf("context        %lld tokens, rope_theta %g", (long long)c->max_position_embeddings,
 	       c->rope_theta);
-	if (c->yarn.enabled)
+	if (c->yarn.enabled && c->attn == ATTN_GQA)
+		printf("; YaRN factor %g, original %lld, beta_fast %g, beta_slow %g, cos/sin x %.6g",
+		       c->yarn.factor, (long long)c->yarn.original_max_position_embeddings,
+		       c->yarn.beta_fast, c->yarn.beta_slow, c->yarn.attention_factor);
+	else if (c->yarn.enabled)
 		printf("; YaRN factor %g, original %lld, beta_fast %g, beta_slow %g, mscale %g, "
 		       "mscale_all_dim %g",
 		       c->yarn.factor, (long long)c->yarn.original_max_position_embeddings,
 		       c->yarn.beta_fast, c->yarn.beta_slow, c->yarn.mscale, c->yarn.mscale_all_dim);
+	else if (c->llama3.enabled)
+		printf("; llama3 scaling factor %g, low_freq_factor %g, high_freq_factor %g, "
+		       "original %lld", c->llama3.factor, c->llama3.low_freq_factor,
+		       c->llama3.high_freq_factor,
+		       (long long)c->llama3.original_max_position_embeddings);
 	else
 		printf("; no rope scaling");
 	printf("\n");
@@ -224,11 +245,18 @@ static void print_text(const char *dir, const struct eng_config *c, const struct
 	uint64_t layers = (uint64_t)c->num_hidden_layers + mtp;
 	fmt_bytes(a, sizeof a, per);
 	fmt_bytes(b, sizeof b, per * (uint64_t)c->max_position_embeddings);
-	printf("KV cache       %s per token (%s latent, %lld layers%s x (%lld + %lld) values, "
-	       "%llu B a layer); %s at %lld tokens", a, eng_kv_type_name(kvt),
-	       (long long)c->num_hidden_layers, mtp ? " + 1 MTP" : "",
-	       (long long)c->kv_lora_rank, (long long)c->qk_rope_head_dim,
-	       (unsigned long long)(per / layers), b, (long long)c->max_position_embeddings);
+	if (c->attn == ATTN_GQA)
+		printf("KV cache       %s per token (%s k and v, %lld layers x 2 x %lld kv heads x "
+		       "%lld values, %llu B a layer); %s at %lld tokens", a, eng_kv_type_name(kvt),
+		       (long long)c->num_hidden_layers, (long long)c->num_key_value_heads,
+		       (long long)c->head_dim, (unsigned long long)(per / layers), b,
+		       (long long)c->max_position_embeddings);
+	else
+		printf("KV cache       %s per token (%s latent, %lld layers%s x (%lld + %lld) values, "
+		       "%llu B a layer); %s at %lld tokens", a, eng_kv_type_name(kvt),
+		       (long long)c->num_hidden_layers, mtp ? " + 1 MTP" : "",
+		       (long long)c->kv_lora_rank, (long long)c->qk_rope_head_dim,
+		       (unsigned long long)(per / layers), b, (long long)c->max_position_embeddings);
 	if (mtp) {
 		fmt_bytes(a, sizeof a, eng_kv_bytes_per_token(c, false, kvt));
 		printf("; %s per token with --mtp off", a);
@@ -254,6 +282,8 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 	put(o, "model", json_string(dir), &ok);
 	put(o, "architecture", json_string(c->architecture), &ok);
 	put(o, "model_type", json_string(c->model_type), &ok);
+	put(o, "family", json_string(eng_config_family(c)), &ok);
+	put(o, "attention", json_string(c->attn == ATTN_GQA ? "gqa" : "mla"), &ok);
 	put(o, "num_hidden_layers", json_integer(c->num_hidden_layers), &ok);
 	put(o, "dense_layers", json_integer(dense), &ok);
 	put(o, "moe_layers", json_integer(c->num_hidden_layers - dense), &ok);
@@ -262,6 +292,13 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 	put(o, "hidden_size", json_integer(c->hidden_size), &ok);
 	put(o, "intermediate_size", json_integer(c->intermediate_size), &ok);
 	put(o, "num_attention_heads", json_integer(c->num_attention_heads), &ok);
+	if (c->attn == ATTN_GQA) {
+		put(o, "num_key_value_heads", json_integer(c->num_key_value_heads), &ok);
+		put(o, "head_dim", json_integer(c->head_dim), &ok);
+		put(o, "qkv_bias", json_boolean(c->qkv_bias), &ok);
+		put(o, "o_bias", json_boolean(c->o_bias), &ok);
+		put(o, "qk_norm", json_boolean(c->qk_norm), &ok);
+	}
 	put(o, "qk_nope_head_dim", json_integer(c->qk_nope_head_dim), &ok);
 	put(o, "qk_rope_head_dim", json_integer(c->qk_rope_head_dim), &ok);
 	put(o, "v_head_dim", json_integer(c->v_head_dim), &ok);
@@ -299,10 +336,23 @@ static json_t *to_json(const char *dir, const struct eng_config *c, const struct
 			put(y, "beta_slow", json_real(c->yarn.beta_slow), &ok);
 			put(y, "mscale", json_real(c->yarn.mscale), &ok);
 			put(y, "mscale_all_dim", json_real(c->yarn.mscale_all_dim), &ok);
+			if (c->attn == ATTN_GQA)
+				put(y, "attention_factor", json_real(c->yarn.attention_factor), &ok);
 		}
 		put(o, "yarn", y, &ok);
 	} else {
 		put(o, "yarn", json_null(), &ok);
+	}
+	if (c->llama3.enabled) {
+		json_t *l = json_object();
+		if (l) {
+			put(l, "factor", json_real(c->llama3.factor), &ok);
+			put(l, "low_freq_factor", json_real(c->llama3.low_freq_factor), &ok);
+			put(l, "high_freq_factor", json_real(c->llama3.high_freq_factor), &ok);
+			put(l, "original_max_position_embeddings",
+			    json_integer(c->llama3.original_max_position_embeddings), &ok);
+		}
+		put(o, "llama3_rope", l, &ok);
 	}
 	put(o, "fp8", json_boolean(c->fp8), &ok);
 	json_t *p = json_object();

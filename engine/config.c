@@ -1,5 +1,7 @@
 /*
- * config.c — config.json of a DeepSeek-V2/V3 checkpoint into struct eng_config.
+ * config.c — config.json of a checkpoint into struct eng_config: the entry points, the
+ * architecture table, and the DeepSeek-V2/V3 fields (the dense Qwen2, Llama and Qwen3
+ * families are read by config_dense.c).
  *
  * The fields and defaults follow the Hugging Face code that loads these checkpoints
  * (configuration_deepseek.py / modeling_deepseek.py of deepseek-ai/DeepSeek-V2 and
@@ -13,17 +15,16 @@
  * initializer_range, attention_dropout, pretraining_tp, use_cache, pad_token_id,
  * torch_dtype, transformers_version, auto_map) do not change inference and are ignored.
  *
- * Invariants after a successful parse: every size is within the bounds below (so products
+ * Invariants after a successful parse: every size is within the bounds of config_parse.h (so products
  * of two or three of them fit in 64 bits and a hostile file cannot ask for terabytes);
  * n_routed_experts == 0 means a dense model, otherwise 1 <= num_experts_per_tok <=
  * n_routed_experts, n_group divides n_routed_experts and 1 <= topk_group <= n_group;
  * first_k_dense_replace <= num_hidden_layers; qk_rope_head_dim is even.
  */
-#include "engine/config.h"
+#include "engine/config_parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,129 +32,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Generous bounds: several times the largest released model, far below anything that
-   would make a later allocation absurd. */
-#define MAX_HIDDEN 65536
-#define MAX_VOCAB (4 * 1024 * 1024)
-#define MAX_INTERMEDIATE (1024 * 1024)
-#define MAX_LAYERS 1024
-#define MAX_NEXTN 64
-#define MAX_HEADS 1024
-#define MAX_HEAD_DIM 4096
-#define MAX_LORA 16384
-#define MAX_EXPERTS 4096
-#define MAX_POSITIONS (16 * 1024 * 1024)
 #define MAX_CONFIG_BYTES (16u * 1024u * 1024u)
 
-/* A short rendering of a JSON value for messages. */
-static const char *repr(json_t *v, char *buf, size_t cap)
-{
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	snprintf(buf, cap, "%.60s%s", s ? s : "?", s && strlen(s) > 60 ? "..." : "");
-	free(s);
-	return buf;
-}
+/* The architectures ponder runs, by their class name and model_type. */
+static const struct {
+	const char *name, *model_type;
+	enum eng_arch arch;
+} archs[] = {
+	{"DeepseekV2ForCausalLM", "deepseek_v2", ARCH_DEEPSEEK_V2},
+	{"DeepseekV3ForCausalLM", "deepseek_v3", ARCH_DEEPSEEK_V3},
+	{"Qwen2ForCausalLM", "qwen2", ARCH_QWEN2},
+	{"LlamaForCausalLM", "llama", ARCH_LLAMA},
+	{"Qwen3ForCausalLM", "qwen3", ARCH_QWEN3},
+};
+#define N_ARCHS (sizeof archs / sizeof *archs)
+#define SUPPORTED "DeepseekV2ForCausalLM, DeepseekV3ForCausalLM, Qwen2ForCausalLM, " \
+		  "LlamaForCausalLM and Qwen3ForCausalLM"
 
-static const char *type_name(json_t *v)
+const char *eng_supported_architectures(void) { return SUPPORTED; }
+
+const char *eng_config_family(const struct eng_config *c)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
+	switch (c->arch) {
+	case ARCH_DEEPSEEK_V2: return "DeepSeek-V2: MLA + MoE";
+	case ARCH_DEEPSEEK_V3: return "DeepSeek-V3: MLA + MoE";
+	case ARCH_QWEN2: return "Qwen2: dense, grouped-query attention (R1-Distill-Qwen)";
+	case ARCH_LLAMA: return "Llama: dense, grouped-query attention (R1-Distill-Llama)";
+	case ARCH_QWEN3: return "Qwen3: dense, grouped-query attention (R1-0528-Qwen3)";
 	}
 	return "?";
-}
-
-/*
- * An integer field in [lo, hi]. Absent: def. null: null_val when null_ok (the HF code
- * treats None as "not used"), else an error.
- */
-static int get_int(json_t *obj, const char *prefix, const char *field, int64_t def,
-		   int64_t lo, int64_t hi, int null_ok, int64_t null_val, int64_t *out,
-		   struct err *e)
-{
-	json_t *v = json_object_get(obj, field);
-	char b[80];
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	if (json_is_null(v)) {
-		if (!null_ok)
-			return err_set(e, ERR_FORMAT, "%s%s must be an integer, not null", prefix,
-				       field);
-		*out = null_val;
-		return 0;
-	}
-	if (!json_is_integer(v))
-		return err_set(e, ERR_FORMAT, "%s%s must be an integer, got %s (%s)", prefix,
-			       field, type_name(v), repr(v, b, sizeof b));
-	json_int_t x = json_integer_value(v);
-	if (x < lo || x > hi)
-		return err_set(e, ERR_RANGE,
-			       "%s%s = %lld is out of range: ponder accepts %lld..%lld", prefix,
-			       field, (long long)x, (long long)lo, (long long)hi);
-	*out = x;
-	return 0;
-}
-
-/* A number (integer or real) in [lo, hi] (lo exclusive when lo_open). */
-static int get_num(json_t *obj, const char *prefix, const char *field, double def, double lo,
-		   int lo_open, double hi, double *out, struct err *e)
-{
-	json_t *v = json_object_get(obj, field);
-	char b[80];
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	if (!json_is_number(v))
-		return err_set(e, ERR_FORMAT, "%s%s must be a number, got %s (%s)", prefix, field,
-			       type_name(v), repr(v, b, sizeof b));
-	double x = json_number_value(v);
-	if (!isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo))
-		return err_set(e, ERR_RANGE, "%s%s = %g is out of range: ponder accepts %s %g %s %g",
-			       prefix, field, x, lo_open ? "more than" : "from", lo,
-			       lo_open ? "up to" : "to", hi);
-	*out = x;
-	return 0;
-}
-
-static int get_bool(json_t *obj, const char *prefix, const char *field, bool def, bool *out,
-		    struct err *e)
-{
-	json_t *v = json_object_get(obj, field);
-	char b[80];
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	if (!json_is_boolean(v))
-		return err_set(e, ERR_FORMAT, "%s%s must be true or false, got %s", prefix, field,
-			       repr(v, b, sizeof b));
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int get_str(json_t *obj, const char *prefix, const char *field, const char *def,
-		   const char **out, struct err *e)
-{
-	json_t *v = json_object_get(obj, field);
-	char b[80];
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	if (!json_is_string(v))
-		return err_set(e, ERR_FORMAT, "%s%s must be a string, got %s", prefix, field,
-			       repr(v, b, sizeof b));
-	*out = json_string_value(v);
-	return 0;
 }
 
 /* architectures: every entry must be one we run; the first decides. */
@@ -161,53 +68,48 @@ static int parse_arch(json_t *root, struct eng_config *c, struct err *e)
 {
 	json_t *a = json_object_get(root, "architectures");
 	const char *mt = NULL;
-	int rc = get_str(root, "", "model_type", NULL, &mt, e);
+	int rc = cfg_get_str(root, "", "model_type", NULL, &mt, e);
 	if (rc)
 		return rc;
 	char b[80];
+	size_t k;
 	if (!a || json_is_null(a)) {
 		/* Without architectures the HF auto classes go by model_type. */
-		if (mt && strcmp(mt, "deepseek_v2") == 0)
-			c->arch = ARCH_DEEPSEEK_V2;
-		else if (mt && strcmp(mt, "deepseek_v3") == 0)
-			c->arch = ARCH_DEEPSEEK_V3;
-		else
+		for (k = 0; k < N_ARCHS && !(mt && strcmp(mt, archs[k].model_type) == 0); k++)
+			;
+		if (k == N_ARCHS)
 			return err_set(e, ERR_UNSUPPORTED,
-				       "no \"architectures\" and model_type %s%s%s: ponder runs "
-				       "DeepseekV2ForCausalLM and DeepseekV3ForCausalLM",
-				       mt ? "\"" : "", mt ? mt : "absent", mt ? "\"" : "");
-		snprintf(c->architecture, sizeof c->architecture, "%s",
-			 c->arch == ARCH_DEEPSEEK_V2 ? "DeepseekV2ForCausalLM"
-						     : "DeepseekV3ForCausalLM");
+				       "no \"architectures\" and model_type %s%.40s%s: ponder runs "
+				       SUPPORTED, mt ? "\"" : "", mt ? mt : "absent", mt ? "\"" : "");
+		c->arch = archs[k].arch;
+		snprintf(c->architecture, sizeof c->architecture, "%s", archs[k].name);
 	} else {
 		if (!json_is_array(a) || json_array_size(a) == 0)
 			return err_set(e, ERR_FORMAT,
 				       "architectures must be a non-empty list of strings, got %s",
-				       repr(a, b, sizeof b));
+				       cfg_repr(a, b, sizeof b));
 		for (size_t i = 0; i < json_array_size(a); i++) {
 			json_t *s = json_array_get(a, i);
 			if (!json_is_string(s))
 				return err_set(e, ERR_FORMAT, "architectures[%zu] must be a string, got %s",
-					       i, repr(s, b, sizeof b));
+					       i, cfg_repr(s, b, sizeof b));
 			const char *name = json_string_value(s);
-			enum eng_arch arch;
-			if (strcmp(name, "DeepseekV2ForCausalLM") == 0)
-				arch = ARCH_DEEPSEEK_V2;
-			else if (strcmp(name, "DeepseekV3ForCausalLM") == 0)
-				arch = ARCH_DEEPSEEK_V3;
-			else
+			for (k = 0; k < N_ARCHS && strcmp(name, archs[k].name) != 0; k++)
+				;
+			if (k == N_ARCHS)
 				return err_set(e, ERR_UNSUPPORTED,
 					       "architecture \"%.80s\" is not supported: ponder runs "
-					       "DeepseekV2ForCausalLM and DeepseekV3ForCausalLM",
-					       name);
+					       SUPPORTED, name);
 			if (i == 0) {
-				c->arch = arch;
+				c->arch = archs[k].arch;
 				snprintf(c->architecture, sizeof c->architecture, "%s", name);
 			}
 		}
 	}
 	if (!mt)
-		mt = c->arch == ARCH_DEEPSEEK_V2 ? "deepseek_v2" : "deepseek_v3";
+		for (k = 0; k < N_ARCHS; k++)
+			if (archs[k].arch == c->arch)
+				mt = archs[k].model_type;
 	if (strlen(mt) >= sizeof c->model_type)
 		return err_set(e, ERR_RANGE, "model_type \"%.40s...\" is too long", mt);
 	snprintf(c->model_type, sizeof c->model_type, "%s", mt);
@@ -225,7 +127,7 @@ static int parse_rope(json_t *rs, const char *field, bool type_required,
 	char b[80], pre[48];
 	if (!json_is_object(rs))
 		return err_set(e, ERR_FORMAT, "%s must be an object or null, got %s", field,
-			       repr(rs, b, sizeof b));
+			       cfg_repr(rs, b, sizeof b));
 	snprintf(pre, sizeof pre, "%s.", field);
 	const char *key;
 	json_t *val;
@@ -241,9 +143,9 @@ static int parse_rope(json_t *rs, const char *field, bool type_required,
 				       field, key);
 	}
 	const char *t1 = NULL, *t2 = NULL;
-	int rc = get_str(rs, pre, "type", NULL, &t1, e);
+	int rc = cfg_get_str(rs, pre, "type", NULL, &t1, e);
 	if (!rc)
-		rc = get_str(rs, pre, "rope_type", NULL, &t2, e);
+		rc = cfg_get_str(rs, pre, "rope_type", NULL, &t2, e);
 	if (rc)
 		return rc;
 	if (t1 && t2 && strcmp(t1, t2) != 0)
@@ -256,7 +158,7 @@ static int parse_rope(json_t *rs, const char *field, bool type_required,
 		type = "default";
 	}
 	if (json_object_get(rs, "rope_theta")) {
-		rc = get_num(rs, pre, "rope_theta", c->rope_theta, 0, 1, 1e12, &c->rope_theta, e);
+		rc = cfg_get_num(rs, pre, "rope_theta", c->rope_theta, 0, 1, 1e12, &c->rope_theta, e);
 		if (rc)
 			return rc;
 	}
@@ -271,34 +173,34 @@ static int parse_rope(json_t *rs, const char *field, bool type_required,
 	y->enabled = true;
 	if (!json_object_get(rs, "factor"))
 		return err_set(e, ERR_FORMAT, "%s (yarn) has no \"factor\"", field);
-	rc = get_num(rs, pre, "factor", 1.0, 0, 1, 1e6, &y->factor, e);
+	rc = cfg_get_num(rs, pre, "factor", 1.0, 0, 1, 1e6, &y->factor, e);
 	if (!rc)
-		rc = get_num(rs, pre, "beta_fast", 32, 0, 1, 1e6, &y->beta_fast, e);
+		rc = cfg_get_num(rs, pre, "beta_fast", 32, 0, 1, 1e6, &y->beta_fast, e);
 	if (!rc)
-		rc = get_num(rs, pre, "beta_slow", 1, 0, 1, 1e6, &y->beta_slow, e);
+		rc = cfg_get_num(rs, pre, "beta_slow", 1, 0, 1, 1e6, &y->beta_slow, e);
 	if (!rc)
-		rc = get_num(rs, pre, "mscale", 1, 0, 0, 1e3, &y->mscale, e);
+		rc = cfg_get_num(rs, pre, "mscale", 1, 0, 0, 1e3, &y->mscale, e);
 	if (!rc)
-		rc = get_num(rs, pre, "mscale_all_dim", 0, 0, 0, 1e3, &y->mscale_all_dim, e);
+		rc = cfg_get_num(rs, pre, "mscale_all_dim", 0, 0, 0, 1e3, &y->mscale_all_dim, e);
 	if (rc)
 		return rc;
-	return get_int(rs, pre, "original_max_position_embeddings", 4096, 1, MAX_POSITIONS, 0, 0,
+	return cfg_get_int(rs, pre, "original_max_position_embeddings", 4096, 1, MAX_POSITIONS, 0, 0,
 		       &y->original_max_position_embeddings, e);
 }
 
-static int parse_quant(json_t *q, struct eng_config *c, struct err *e)
+int cfg_parse_quant(json_t *q, struct eng_config *c, struct err *e)
 {
 	char b[80];
 	if (!json_is_object(q))
 		return err_set(e, ERR_FORMAT, "quantization_config must be an object, got %s",
-			       repr(q, b, sizeof b));
+			       cfg_repr(q, b, sizeof b));
 	const char *p = "quantization_config.";
 	const char *method = NULL, *fmt = NULL, *act = NULL;
-	int rc = get_str(q, p, "quant_method", NULL, &method, e);
+	int rc = cfg_get_str(q, p, "quant_method", NULL, &method, e);
 	if (!rc)
-		rc = get_str(q, p, "fmt", "e4m3", &fmt, e);
+		rc = cfg_get_str(q, p, "fmt", "e4m3", &fmt, e);
 	if (!rc)
-		rc = get_str(q, p, "activation_scheme", "dynamic", &act, e);
+		rc = cfg_get_str(q, p, "activation_scheme", "dynamic", &act, e);
 	if (rc)
 		return rc;
 	if (!method || strcmp(method, "fp8") != 0)
@@ -323,18 +225,18 @@ static int parse_quant(json_t *q, struct eng_config *c, struct err *e)
 		return err_set(e, ERR_UNSUPPORTED,
 			       "quantization_config.weight_block_size %s is not supported: only "
 			       "[128, 128]",
-			       repr(bs, b, sizeof b));
+			       cfg_repr(bs, b, sizeof b));
 	c->fp8 = true;
 	c->fp8_block[0] = c->fp8_block[1] = 128;
 	return 0;
 }
 
-static int parse_token_ids(json_t *root, struct eng_config *c, bool v3, struct err *e)
+int cfg_parse_token_ids(json_t *root, struct eng_config *c, int64_t def_bos, int64_t def_eos,
+			struct err *e)
 {
 	char b[80];
 	/* A default id outside a small vocabulary can never occur: treat it as absent. */
-	int64_t def_bos = v3 ? 0 : 100000, def_eos = v3 ? 1 : 100001;
-	int rc = get_int(root, "", "bos_token_id", def_bos < c->vocab_size ? def_bos : -1, 0,
+	int rc = cfg_get_int(root, "", "bos_token_id", def_bos < c->vocab_size ? def_bos : -1, 0,
 			 c->vocab_size - 1, 1, -1, &c->bos_token_id, e);
 	if (rc)
 		return rc;
@@ -342,14 +244,14 @@ static int parse_token_ids(json_t *root, struct eng_config *c, bool v3, struct e
 	c->n_eos_token_ids = 0;
 	c->eos_token_id = -1;
 	if (!v) {
-		if (def_eos < c->vocab_size) {
+		if (def_eos >= 0 && def_eos < c->vocab_size) {
 			c->eos_token_ids[0] = def_eos;
 			c->n_eos_token_ids = 1;
 		}
 	} else if (json_is_null(v)) {
 		/* no end-of-sequence token */
 	} else if (json_is_integer(v)) {
-		rc = get_int(root, "", "eos_token_id", 0, 0, c->vocab_size - 1, 0, 0,
+		rc = cfg_get_int(root, "", "eos_token_id", 0, 0, c->vocab_size - 1, 0, 0,
 			     &c->eos_token_ids[0], e);
 		if (rc)
 			return rc;
@@ -363,7 +265,7 @@ static int parse_token_ids(json_t *root, struct eng_config *c, bool v3, struct e
 			json_t *x = json_array_get(v, i);
 			if (!json_is_integer(x))
 				return err_set(e, ERR_FORMAT, "eos_token_id[%zu] must be an integer, got %s",
-					       i, repr(x, b, sizeof b));
+					       i, cfg_repr(x, b, sizeof b));
 			json_int_t id = json_integer_value(x);
 			if (id < 0 || id >= c->vocab_size)
 				return err_set(e, ERR_RANGE,
@@ -375,7 +277,7 @@ static int parse_token_ids(json_t *root, struct eng_config *c, bool v3, struct e
 		c->n_eos_token_ids = (int)n;
 	} else {
 		return err_set(e, ERR_FORMAT, "eos_token_id must be an integer or a list, got %s",
-			       repr(v, b, sizeof b));
+			       cfg_repr(v, b, sizeof b));
 	}
 	if (c->n_eos_token_ids)
 		c->eos_token_id = c->eos_token_ids[0];
@@ -387,7 +289,7 @@ static int parse_sizes(json_t *r, struct eng_config *c, bool v3, struct err *e)
 	int rc;
 #define INT(f, d2, d3, lo, hi, nok, nval)                                                   \
 	do {                                                                                \
-		rc = get_int(r, "", #f, v3 ? (d3) : (d2), lo, hi, nok, nval, &c->f, e);          \
+		rc = cfg_get_int(r, "", #f, v3 ? (d3) : (d2), lo, hi, nok, nval, &c->f, e);          \
 		if (rc)                                                                     \
 			return rc;                                                          \
 	} while (0)
@@ -421,13 +323,13 @@ static int parse_sizes(json_t *r, struct eng_config *c, bool v3, struct err *e)
 static int parse_moe(json_t *r, struct eng_config *c, bool v3, struct err *e)
 {
 	const char *topk = NULL, *scoring = NULL;
-	int rc = get_str(r, "", "topk_method", v3 ? "noaux_tc" : "greedy", &topk, e);
+	int rc = cfg_get_str(r, "", "topk_method", v3 ? "noaux_tc" : "greedy", &topk, e);
 	if (!rc)
-		rc = get_str(r, "", "scoring_func", v3 ? "sigmoid" : "softmax", &scoring, e);
+		rc = cfg_get_str(r, "", "scoring_func", v3 ? "sigmoid" : "softmax", &scoring, e);
 	if (!rc)
-		rc = get_bool(r, "", "norm_topk_prob", v3, &c->norm_topk_prob, e);
+		rc = cfg_get_bool(r, "", "norm_topk_prob", v3, &c->norm_topk_prob, e);
 	if (!rc)
-		rc = get_num(r, "", "routed_scaling_factor", v3 ? 2.5 : 1.0, 0, 1, 1e6,
+		rc = cfg_get_num(r, "", "routed_scaling_factor", v3 ? 2.5 : 1.0, 0, 1, 1e6,
 			     &c->routed_scaling_factor, e);
 	if (rc)
 		return rc;
@@ -503,25 +405,25 @@ static int check_fixed(json_t *r, struct err *e)
 {
 	const char *act = NULL;
 	bool b;
-	int rc = get_str(r, "", "hidden_act", "silu", &act, e);
+	int rc = cfg_get_str(r, "", "hidden_act", "silu", &act, e);
 	if (rc)
 		return rc;
 	if (strcmp(act, "silu") != 0)
 		return err_set(e, ERR_UNSUPPORTED,
 			       "hidden_act \"%.40s\" is not supported: DeepSeek models use silu", act);
-	rc = get_bool(r, "", "attention_bias", false, &b, e);
+	rc = cfg_get_bool(r, "", "attention_bias", false, &b, e);
 	if (rc)
 		return rc;
 	if (b)
 		return err_set(e, ERR_UNSUPPORTED,
 			       "attention_bias = true is not supported: DeepSeek attention has no "
 			       "biases");
-	rc = get_bool(r, "", "mlp_bias", false, &b, e);
+	rc = cfg_get_bool(r, "", "mlp_bias", false, &b, e);
 	if (rc)
 		return rc;
 	if (b)
 		return err_set(e, ERR_UNSUPPORTED, "mlp_bias = true is not supported");
-	rc = get_bool(r, "", "rope_interleave", true, &b, e);
+	rc = cfg_get_bool(r, "", "rope_interleave", true, &b, e);
 	if (rc)
 		return rc;
 	if (!b)
@@ -538,6 +440,9 @@ static int parse_root(json_t *r, struct eng_config *c, struct err *e)
 	int rc = parse_arch(r, c, e);
 	if (rc)
 		return rc;
+	if (c->arch != ARCH_DEEPSEEK_V2 && c->arch != ARCH_DEEPSEEK_V3)
+		return cfg_parse_dense(r, c, e);
+	c->attn = ATTN_MLA;
 	bool v3 = c->arch == ARCH_DEEPSEEK_V3;
 	rc = parse_sizes(r, c, v3, e);
 	if (!rc && c->qk_rope_head_dim % 2)
@@ -548,18 +453,18 @@ static int parse_root(json_t *r, struct eng_config *c, struct err *e)
 	if (!rc)
 		rc = check_fixed(r, e);
 	if (!rc)
-		rc = get_num(r, "", "rms_norm_eps", 1e-6, 0, 1, 1, &c->rms_norm_eps, e);
+		rc = cfg_get_num(r, "", "rms_norm_eps", 1e-6, 0, 1, 1, &c->rms_norm_eps, e);
 	if (!rc)
-		rc = get_num(r, "", "rope_theta", 10000.0, 0, 1, 1e12, &c->rope_theta, e);
+		rc = cfg_get_num(r, "", "rope_theta", 10000.0, 0, 1, 1e12, &c->rope_theta, e);
 	if (!rc)
-		rc = get_bool(r, "", "tie_word_embeddings", false, &c->tie_word_embeddings, e);
+		rc = cfg_get_bool(r, "", "tie_word_embeddings", false, &c->tie_word_embeddings, e);
 	if (rc)
 		return rc;
 
 	c->yarn = (struct eng_yarn){
 		.enabled = false, .factor = 1.0, .beta_fast = 32, .beta_slow = 1,
 		.mscale = 1, .mscale_all_dim = 0,
-		.original_max_position_embeddings = 4096,
+		.original_max_position_embeddings = 4096, .truncate = true,
 	};
 	json_t *rs = json_object_get(r, "rope_scaling");
 	json_t *rp = json_object_get(r, "rope_parameters");
@@ -574,11 +479,11 @@ static int parse_root(json_t *r, struct eng_config *c, struct err *e)
 
 	json_t *q = json_object_get(r, "quantization_config");
 	if (q && !json_is_null(q)) {
-		rc = parse_quant(q, c, e);
+		rc = cfg_parse_quant(q, c, e);
 		if (rc)
 			return rc;
 	}
-	return parse_token_ids(r, c, v3, e);
+	return cfg_parse_token_ids(r, c, v3 ? 0 : 100000, v3 ? 1 : 100001, e);
 }
 
 int eng_config_parse(const char *json, size_t len, struct eng_config *c, struct err *e)
@@ -654,6 +559,9 @@ static double yarn_mscale(double scale, double mscale)
 
 double eng_config_softmax_scale(const struct eng_config *c)
 {
+	/* The dense families' YaRN scales cos and sin instead (rope.c). */
+	if (c->attn == ATTN_GQA)
+		return 1.0 / sqrt((double)c->head_dim);
 	double s = 1.0 / sqrt((double)(c->qk_nope_head_dim + c->qk_rope_head_dim));
 	if (c->yarn.enabled && c->yarn.mscale_all_dim != 0) {
 		double m = yarn_mscale(c->yarn.factor, c->yarn.mscale_all_dim);

@@ -1,6 +1,7 @@
 /*
- * config.h — a model's config.json, as the Hugging Face DeepseekV2/V3 modelling code
- * reads it.
+ * config.h — a model's config.json, as the Hugging Face modelling code of its
+ * architecture reads it: DeepseekV2/V3 (MLA + MoE) and the dense decoders of the
+ * DeepSeek-R1 distills, Qwen2, Llama (3.x) and Qwen3 (grouped-query attention).
  *
  * Every field that code reads is either honoured here or rejected with an error that
  * names the field and the value (an unknown rope_scaling type, topk_method,
@@ -16,7 +17,14 @@
 
 #include "common/err.h"
 
-enum eng_arch { ARCH_DEEPSEEK_V2, ARCH_DEEPSEEK_V3 };
+enum eng_arch { ARCH_DEEPSEEK_V2, ARCH_DEEPSEEK_V3, ARCH_QWEN2, ARCH_LLAMA, ARCH_QWEN3 };
+
+/* Which attention block the decoder layers use. */
+enum eng_attn_kind {
+	ATTN_MLA, /* DeepSeek: latent KV, interleaved rope on qk_rope_head_dim */
+	ATTN_GQA, /* dense families: num_key_value_heads k/v heads of head_dim, rope over
+		     the whole head in the half-split ("rotate_half") layout */
+};
 enum eng_topk_method { TOPK_GREEDY, TOPK_GROUP_LIMITED_GREEDY, TOPK_NOAUX_TC };
 enum eng_scoring { SCORING_SOFTMAX, SCORING_SIGMOID };
 
@@ -25,6 +33,18 @@ struct eng_yarn {
 	double factor;
 	double beta_fast, beta_slow;
 	double mscale, mscale_all_dim;
+	int64_t original_max_position_embeddings;
+	/* GQA families (Hugging Face's rope utilities): the multiplier of cos and sin, and
+	   whether the correction range is rounded outwards to whole dimensions. */
+	double attention_factor;
+	bool truncate;
+};
+
+/* Llama 3.1's rope_scaling (rope_type "llama3"): long wavelengths divided by factor,
+   short ones kept, a smooth blend between. */
+struct eng_llama3_rope {
+	bool enabled;
+	double factor, low_freq_factor, high_freq_factor;
 	int64_t original_max_position_embeddings;
 };
 
@@ -40,7 +60,13 @@ struct eng_config {
 	int64_t num_hidden_layers;
 	int64_t num_nextn_predict_layers; /* MTP layers, stored at index num_hidden_layers... */
 	int64_t num_attention_heads;
-	int64_t num_key_value_heads;
+	int64_t num_key_value_heads; /* GQA: k/v heads, a divisor of num_attention_heads */
+
+	enum eng_attn_kind attn;
+	int64_t head_dim;          /* GQA: width of every q, k and v head (even) */
+	bool qkv_bias;             /* GQA: q_proj, k_proj and v_proj have biases */
+	bool o_bias;               /* GQA: o_proj has a bias */
+	bool qk_norm;              /* GQA: per-head RMSNorm of q and k before rope (Qwen3) */
 
 	int64_t n_shared_experts;  /* 0: none */
 	int64_t n_routed_experts;  /* 0: dense model */
@@ -63,6 +89,7 @@ struct eng_config {
 	double rms_norm_eps;
 	double rope_theta;
 	struct eng_yarn yarn;
+	struct eng_llama3_rope llama3;
 
 	bool tie_word_embeddings;
 	int64_t bos_token_id;   /* -1 if absent */
@@ -82,5 +109,17 @@ int eng_config_load(const char *path, struct eng_config *c, struct err *e);
 
 /* Softmax scale of the attention, with the YaRN mscale correction. */
 double eng_config_softmax_scale(const struct eng_config *c);
+
+/* Width of the rotated part of a head: qk_rope_head_dim (MLA) or head_dim (GQA). */
+static inline int64_t eng_config_rope_dim(const struct eng_config *c)
+{
+	return c->attn == ATTN_MLA ? c->qk_rope_head_dim : c->head_dim;
+}
+
+/* "DeepSeek-V3: MLA + MoE", "Qwen2: dense, grouped-query attention", ... */
+const char *eng_config_family(const struct eng_config *c);
+
+/* The architectures ponder runs, as one sentence for messages. */
+const char *eng_supported_architectures(void);
 
 #endif

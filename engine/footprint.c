@@ -5,7 +5,7 @@
  * machine's limit.
  *
  * Counted is what a 1-token eng_forward of the main model touches: one embedding row,
- * every attention matrix, the norm vectors, the dense MLPs, per MoE layer the router
+ * every attention matrix (with a GQA model's biases and q/k norms), the norm vectors, the dense MLPs, per MoE layer the router
  * (and its bias), the shared experts and num_experts_per_tok routed experts, the final
  * norm and the LM head. Matrices count in the dtype the forward pass reads them in (the
  * checkpoint's, unless the model re-quantised one at load), FP8 ones with their F32
@@ -42,16 +42,34 @@ static uint64_t mlp_bytes(const struct mlp_weights *w)
 	return mat_bytes(&w->gate) + mat_bytes(&w->up) + mat_bytes(&w->down);
 }
 
+static uint64_t mla_bytes(const struct eng_config *c, const struct mla_weights *a)
+{
+	uint64_t f = sizeof(float);
+	uint64_t b = mat_bytes(&a->q_a) + mat_bytes(&a->q_b) + mat_bytes(&a->q) +
+		     mat_bytes(&a->kv_a) + mat_bytes(&a->kv_b) + mat_bytes(&a->o);
+	if (a->q_a_norm)
+		b += (uint64_t)c->q_lora_rank * f;
+	return b + (uint64_t)c->kv_lora_rank * f;
+}
+
+static uint64_t gqa_bytes(const struct eng_config *c, const struct gqa_weights *a)
+{
+	uint64_t f = sizeof(float), d = (uint64_t)c->head_dim;
+	uint64_t b = mat_bytes(&a->q) + mat_bytes(&a->k) + mat_bytes(&a->v) + mat_bytes(&a->o);
+	if (a->q_bias)
+		b += (a->q.rows + a->k.rows + a->v.rows) * f;
+	if (a->o_bias)
+		b += a->o.rows * f;
+	if (a->q_norm)
+		b += 2 * d * f;
+	return b;
+}
+
 static uint64_t layer_bytes(const struct eng_config *c, const struct layer_weights *l)
 {
 	uint64_t D = (uint64_t)c->hidden_size, f = sizeof(float);
-	const struct mla_weights *a = &l->attn;
 	uint64_t b = 2 * D * f; /* attn_norm, mlp_norm */
-	b += mat_bytes(&a->q_a) + mat_bytes(&a->q_b) + mat_bytes(&a->q) + mat_bytes(&a->kv_a) +
-	     mat_bytes(&a->kv_b) + mat_bytes(&a->o);
-	if (a->q_a_norm)
-		b += (uint64_t)c->q_lora_rank * f;
-	b += (uint64_t)c->kv_lora_rank * f;
+	b += c->attn == ATTN_MLA ? mla_bytes(c, &l->attn) : gqa_bytes(c, &l->gqa);
 	if (!l->is_moe)
 		return b + mlp_bytes(&l->mlp);
 

@@ -22,7 +22,10 @@ void fwd_block(struct eng_state *st, const struct layer_weights *l, uint8_t *cac
 	float eps = (float)m->cfg->rms_norm_eps;
 
 	ops->rmsnorm(s->xn, s->x, l->attn_norm, n, D, eps);
-	mla_forward(st, &l->attn, cache, s->xn, s->y, n, pos0);
+	if (m->cfg->attn == ATTN_MLA)
+		mla_forward(st, &l->attn, cache, s->xn, s->y, n, pos0);
+	else
+		gqa_forward(st, &l->gqa, cache, s->xn, s->y, n, pos0);
 	for (size_t i = 0; i < n * D; i++)
 		s->x[i] += s->y[i];
 

@@ -92,11 +92,17 @@ const char *eng_model_kernels(const struct eng_model *m) { return m->ops->name; 
 enum eng_kv_type eng_model_kv_type(const struct eng_model *m) { return m->kv_type; }
 enum eng_head_type eng_model_head_type(const struct eng_model *m) { return m->head_type; }
 
+size_t model_kv_row_bytes(const struct eng_config *c, enum kern_dtype t)
+{
+	if (c->attn == ATTN_GQA)
+		return 2 * (size_t)c->num_key_value_heads * kern_kv_row_bytes(t, (size_t)c->head_dim);
+	return kern_kv_row_bytes(t, (size_t)(c->kv_lora_rank + c->qk_rope_head_dim));
+}
+
 uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t)
 {
 	uint64_t layers = (uint64_t)c->num_hidden_layers + (mtp ? 1 : 0);
-	return layers * kern_kv_row_bytes(kv_dtype_of(t),
-					  (size_t)(c->kv_lora_rank + c->qk_rope_head_dim));
+	return layers * model_kv_row_bytes(c, kv_dtype_of(t));
 }
 
 /* MemAvailable from /proc/meminfo in bytes; 0 when unknown. */
@@ -126,14 +132,19 @@ static int scratch_alloc(struct eng_state *st, struct err *e)
 	size_t T = (size_t)kern_pool_threads(st->m->pool), I = st->m->max_inter;
 	size_t QL = (size_t)c->q_lora_rank;
 	size_t in_w = P > C ? P : C, out_w = C > Vh ? C : Vh;
+	/* GQA: q and the attention output are H heads of Dh, k and v Hk heads of Dh. */
+	size_t Dh = (size_t)c->head_dim, KV = (size_t)c->num_key_value_heads * Dh;
+	size_t q_w = P + R > Dh ? P + R : Dh, o_w = Vh > Dh ? Vh : Dh;
+	size_t half = (size_t)eng_config_rope_dim(c) / 2;
 	struct { float **f; int32_t **i; size_t count; } parts[] = {
 		{&s->x, NULL, N * D}, {&s->xn, NULL, N * D}, {&s->y, NULL, N * D},
 		{&s->cat, NULL, N * 2 * D}, {&s->qa, NULL, N * (QL ? QL : 1)},
-		{&s->q, NULL, N * H * (P + R)}, {&s->kv, NULL, N * (C + R)},
+		{&s->q, NULL, N * H * q_w}, {&s->kv, NULL, N * (C + R)},
+		{&s->k, NULL, N * (KV ? KV : 1)}, {&s->v, NULL, N * (KV ? KV : 1)},
 		{&s->q_lat, NULL, N * H * C}, {&s->q_pe, NULL, N * H * R},
-		{&s->out_lat, NULL, N * H * C}, {&s->o_in, NULL, N * H * Vh},
+		{&s->out_lat, NULL, N * H * C}, {&s->o_in, NULL, N * H * o_w},
 		{&s->head_in, NULL, T * N * in_w}, {&s->head_out, NULL, T * N * out_w},
-		{&s->cos, NULL, N * (R / 2 + 1)}, {&s->sin, NULL, N * (R / 2 + 1)},
+		{&s->cos, NULL, N * (half + 1)}, {&s->sin, NULL, N * (half + 1)},
 		{&s->attn, NULL, T * st->ctx}, {&s->h, NULL, 2 * N * I},
 		{&s->scores, NULL, N * (E ? E : 1)}, {NULL, &s->topk, N * (K ? K : 1)},
 		{&s->topk_w, NULL, N * (K ? K : 1)}, {NULL, &s->counts, E + 1},
@@ -172,7 +183,7 @@ int eng_state_new(struct eng_model *m, int64_t ctx, bool mtp, struct eng_state *
 		return err_set(e, ERR_NOMEM, "out of memory for a sequence");
 	st->m = m;
 	st->ctx = (size_t)ctx;
-	st->row = kern_kv_row_bytes(m->kv_dtype, (size_t)(c->kv_lora_rank + c->qk_rope_head_dim));
+	st->row = model_kv_row_bytes(c, m->kv_dtype);
 	st->mtp = mtp && m->w.n_mtp > 0;
 	int rc;
 

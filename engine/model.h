@@ -4,7 +4,8 @@
  *
  * Shapes use D = hidden_size, H = heads, C = kv_lora_rank, R = qk_rope_head_dim,
  * P = qk_nope_head_dim, Vh = v_head_dim, E = routed experts, K = experts per token,
- * N = FWD_CHUNK (most positions per internal pass).
+ * N = FWD_CHUNK (most positions per internal pass); for GQA models Hk = kv heads and
+ * Dh = head_dim. An MLA array is sized 1 in a GQA model and the other way round.
  */
 #ifndef PONDER_ENG_MODEL_H
 #define PONDER_ENG_MODEL_H
@@ -51,15 +52,16 @@ struct fwd_scratch {
 	float *y;        /* [N][D] sub-layer output */
 	float *cat;      /* [N][2D] MTP input concat */
 	float *qa;       /* [N][q_lora] */
-	float *q;        /* [N][H][P+R] */
+	float *q;        /* [N][H][P+R], GQA: [N][H][Dh] */
+	float *k, *v;    /* GQA: [N][Hk][Dh] new keys and values */
 	float *kv;       /* [N][C+R] */
 	float *q_lat;    /* [N][H][C] */
 	float *q_pe;     /* [N][H][R] */
 	float *out_lat;  /* [N][H][C] */
-	float *o_in;     /* [N][H*Vh] */
+	float *o_in;     /* [N][H*Vh], GQA: [N][H*Dh] */
 	float *head_in;  /* [threads][N][max(P, C)] per-head contiguous input */
 	float *head_out; /* [threads][N][max(C, Vh)] per-head output */
-	float *cos, *sin;    /* [N][R/2] */
+	float *cos, *sin;    /* [N][rope dim / 2] */
 	float *attn;     /* [threads][ctx] attention scores */
 	float *h;        /* [2][N][max_inter] gated-MLP working space (kern_ffn.h) */
 	float *scores;   /* [N][E] router output */
@@ -76,7 +78,7 @@ struct eng_state {
 	struct eng_model *m;
 	size_t ctx, pos;
 	int32_t *tokens;      /* [ctx] */
-	size_t row;           /* bytes per cached position: kern_kv_row_bytes(kv_dtype, C + R) */
+	size_t row;           /* bytes per cached position and layer: m->kv_row */
 	uint8_t *kv;          /* [layers + mtp layers][ctx][row], reserved virtual memory */
 	size_t kv_bytes;
 	bool mtp;             /* MTP module runs alongside the main model */
@@ -107,6 +109,14 @@ void fwd_block(struct eng_state *st, const struct layer_weights *l, uint8_t *cac
 /* y[n][D] = MLA over xn[n][D] at positions pos0.. with the layer's cache. */
 void mla_forward(struct eng_state *st, const struct mla_weights *a, uint8_t *cache,
 		 const float *xn, float *y, size_t n, size_t pos0);
+
+/* y[n][D] = grouped-query attention over xn[n][D] at positions pos0.. with the layer's
+   cache: per position the keys of each kv head, then their values (kern_gqa_args). */
+void gqa_forward(struct eng_state *st, const struct gqa_weights *a, uint8_t *cache,
+		 const float *xn, float *y, size_t n, size_t pos0);
+
+/* Bytes per position and layer of a cache of type t for this config. */
+size_t model_kv_row_bytes(const struct eng_config *c, enum kern_dtype t);
 
 /* y[n][D] = MoE(xn[n][D]) (routed + shared experts). */
 void moe_forward(struct eng_state *st, const struct moe_weights *mw, const float *xn,

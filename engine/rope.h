@@ -1,7 +1,10 @@
 /*
- * rope.h — rotary position tables with YaRN, as DeepSeek's reference and the Hugging
- * Face modelling code compute them (interleaved pairs, frequency ramp between beta_fast
- * and beta_slow, cos/sin scaled by mscale(mscale)/mscale(mscale_all_dim)).
+ * rope.h — rotary position tables: the inverse frequencies of a head's rotated part,
+ * with the scaling its config asks for (DeepSeek's and Hugging Face's YaRN, Llama 3.1's
+ * llama3), and the multiplier of cos and sin (YaRN's attention factor, else 1).
+ *
+ * The tables do not know the pairing: MLA rotates interleaved pairs (x[2j], x[2j+1]),
+ * the dense families the halves (x[j], x[j + dim/2]); both use inv_freq[j] for pair j.
  */
 #ifndef PONDER_ENG_ROPE_H
 #define PONDER_ENG_ROPE_H
@@ -11,7 +14,7 @@
 #include "engine/config.h"
 
 struct rope_table {
-	size_t half;       /* qk_rope_head_dim / 2 */
+	size_t half;       /* eng_config_rope_dim / 2 */
 	double *inv_freq;  /* [half] */
 	double mscale;     /* multiplier of cos and sin */
 };

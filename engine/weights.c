@@ -263,6 +263,50 @@ static int bind_attn(struct binder *b, const char *prefix, struct mla_weights *a
 	return bind_mat(b, p, D, H * v, &a->o);
 }
 
+/* A bias vector "<prefix>.bias" of len values when `want`, else it must be absent (a
+   checkpoint with biases its config does not announce would be computed wrongly). */
+static int bind_bias(struct binder *b, const char *prefix, bool want, uint64_t len, float **out)
+{
+	char name[420];
+	snprintf(name, sizeof name, "%s.bias", prefix);
+	if (want)
+		return bind_vec(b, name, len, out);
+	if (ckpt_find(b->c, name))
+		return err_set(b->e, ERR_FORMAT, "%s (%s): the checkpoint has this bias but its "
+			       "config.json does not say so (attention_bias); fix config.json",
+			       name, shard_of(b, name));
+	return 0;
+}
+
+static int bind_gqa(struct binder *b, const char *prefix, struct gqa_weights *a)
+{
+	const struct eng_config *c = b->cfg;
+	uint64_t D = (uint64_t)c->hidden_size, d = (uint64_t)c->head_dim;
+	uint64_t q = (uint64_t)c->num_attention_heads * d, kv = (uint64_t)c->num_key_value_heads * d;
+	struct { const char *name; uint64_t rows, cols; struct kern_mat *m; float **bias;
+		 bool has_bias; } proj[] = {
+		{"q_proj", q, D, &a->q, &a->q_bias, c->qkv_bias},
+		{"k_proj", kv, D, &a->k, &a->k_bias, c->qkv_bias},
+		{"v_proj", kv, D, &a->v, &a->v_bias, c->qkv_bias},
+		{"o_proj", D, q, &a->o, &a->o_bias, c->o_bias},
+	};
+	char p[420];
+	int rc;
+	for (size_t i = 0; i < sizeof proj / sizeof *proj; i++) {
+		snprintf(p, sizeof p, "%s.%s", prefix, proj[i].name);
+		if ((rc = bind_mat(b, p, proj[i].rows, proj[i].cols, proj[i].m)) ||
+		    (rc = bind_bias(b, p, proj[i].has_bias, proj[i].rows, proj[i].bias)))
+			return rc;
+	}
+	if (!c->qk_norm)
+		return 0;
+	snprintf(p, sizeof p, "%s.q_norm.weight", prefix);
+	if ((rc = bind_vec(b, p, d, &a->q_norm)))
+		return rc;
+	snprintf(p, sizeof p, "%s.k_norm.weight", prefix);
+	return bind_vec(b, p, d, &a->k_norm);
+}
+
 static int bind_moe(struct binder *b, const char *prefix, struct moe_weights *m)
 {
 	const struct eng_config *c = b->cfg;
@@ -311,7 +355,8 @@ static int bind_layer(struct binder *b, int64_t index, struct layer_weights *l)
 	if ((rc = bind_vec(b, q, (uint64_t)c->hidden_size, &l->mlp_norm)))
 		return rc;
 	snprintf(q, sizeof q, "%s.self_attn", p);
-	if ((rc = bind_attn(b, q, &l->attn)))
+	rc = c->attn == ATTN_MLA ? bind_attn(b, q, &l->attn) : bind_gqa(b, q, &l->gqa);
+	if (rc)
 		return rc;
 	/* moe_layer_freq is validated to be 1, so every layer from first_k_dense_replace on
 	   is MoE (the MTP blocks included). */

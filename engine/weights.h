@@ -25,6 +25,17 @@ struct mla_weights {
 	struct kern_mat o;        /* [hidden][heads*v] */
 };
 
+/* Grouped-query attention of the dense families (Hq = heads, Hk = kv heads, d = head_dim). */
+struct gqa_weights {
+	struct kern_mat q;        /* [Hq*d][hidden] */
+	struct kern_mat k;        /* [Hk*d][hidden] */
+	struct kern_mat v;        /* [Hk*d][hidden] */
+	struct kern_mat o;        /* [hidden][Hq*d] */
+	float *q_bias, *k_bias, *v_bias; /* [Hq*d], [Hk*d], [Hk*d]; NULL without qkv_bias */
+	float *o_bias;            /* [hidden]; NULL without o_bias */
+	float *q_norm, *k_norm;   /* [d] per-head RMSNorm (Qwen3); NULL otherwise */
+};
+
 struct mlp_weights {
 	struct kern_mat gate;     /* [inter][hidden] */
 	struct kern_mat up;       /* [inter][hidden] */
@@ -42,7 +53,8 @@ struct moe_weights {
 struct layer_weights {
 	float *attn_norm;         /* [hidden] input_layernorm */
 	float *mlp_norm;          /* [hidden] post_attention_layernorm */
-	struct mla_weights attn;
+	struct mla_weights attn;  /* config attn == ATTN_MLA */
+	struct gqa_weights gqa;   /* config attn == ATTN_GQA */
 	bool is_moe;
 	struct mlp_weights mlp;   /* dense layers */
 	struct moe_weights moe;   /* MoE layers */

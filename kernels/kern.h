@@ -114,6 +114,26 @@ struct kern_mla_args {
 };
 
 /*
+ * Arguments of grouped-query attention over a cache of per-head keys and values. Each
+ * cached position holds 2 * kv_heads rows of kern_kv_row_bytes(cache_type, head_dim):
+ * the keys of kv heads 0 .. kv_heads-1, then their values (an FP8 row has its own
+ * scale, so keys and values of each head keep their own range). Query head h reads kv
+ * head h / (heads / kv_heads).
+ */
+struct kern_gqa_args {
+	float *out;       /* [n][heads][head_dim]: softmax-weighted sum of cached values */
+	const float *q;   /* [n][heads][head_dim], already rotated */
+	const void *cache;          /* [pos0 + n] positions, pos_stride bytes apart */
+	enum kern_dtype cache_type; /* KD_F32, KD_BF16 or KD_F8_E4M3 (row scale + bytes) */
+	size_t pos_stride;          /* >= 2 * kv_heads * kern_kv_row_bytes(cache_type, head_dim) */
+	size_t n, heads, kv_heads, head_dim; /* heads a multiple of kv_heads */
+	size_t pos0;      /* absolute position of query 0; query i sees positions 0..pos0+i */
+	float scale;      /* softmax scale */
+	float *scratch;   /* [pool threads][scratch_stride] floats of working space */
+	size_t scratch_stride; /* >= pos0 + n */
+};
+
+/*
  * One gated MLP over m input rows: y[m][down.rows] = down · (silu(gate · x) ⊙ (up · x)).
  * h is working space of 2 * m * gate.rows floats (the gate and up outputs).
  */
@@ -154,6 +174,11 @@ struct kern_ops {
 	void (*rope)(float *base, size_t n, size_t heads, size_t row_stride, size_t head_stride,
 		     size_t dim, const float *cos, const float *sin);
 
+	/* The same on half-split pairs (x[j], x[j + dim/2]): Hugging Face's rotate_half
+	   layout, which the dense families (Qwen2, Llama, Qwen3) are stored in. */
+	void (*rope_half)(float *base, size_t n, size_t heads, size_t row_stride,
+			  size_t head_stride, size_t dim, const float *cos, const float *sin);
+
 	/* In-place softmax of x[0..n). */
 	void (*softmax)(float *x, size_t n);
 
@@ -161,6 +186,8 @@ struct kern_ops {
 	void (*silu_mul)(float *out, const float *gate, const float *up, size_t n);
 
 	void (*mla_attn)(struct kern_pool *p, const struct kern_mla_args *a);
+
+	void (*gqa_attn)(struct kern_pool *p, const struct kern_gqa_args *a);
 
 	/*
 	 * count <= KERN_FFN_GROUP_MAX gated MLPs at once (a decode step's active and shared

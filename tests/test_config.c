@@ -322,8 +322,8 @@ static void test_attention_bias(void)
 
 static void test_architecture(void)
 {
-	expect_reject("architectures", NULL, "[\"LlamaForCausalLM\"]", ERR_UNSUPPORTED,
-		      "LlamaForCausalLM", NULL);
+	expect_reject("architectures", NULL, "[\"MistralForCausalLM\"]", ERR_UNSUPPORTED,
+		      "MistralForCausalLM", NULL);
 	expect_reject("architectures", NULL, "\"DeepseekV3ForCausalLM\"", ERR_FORMAT,
 		      "architectures", NULL);
 }

@@ -271,6 +271,22 @@ static void test_golden_v2lite(void)
 	check_model("tiny-v2lite", NULL, V_KV_F32);
 }
 
+/* The R1 distills' dense families (Qwen2 q/k/v biases, Llama 3.1 rope scaling, Qwen3
+   q/k norms with YaRN), against a float64 reference of the Hugging Face code. */
+static const char *const dense_models[] = {"tiny-qwen2", "tiny-llama3", "tiny-qwen3"};
+
+static void test_golden_dense(void)
+{
+	if (!check_fixtures()) {
+		SKIP("../shared/fixtures not present");
+		return;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		check_model(dense_models[i], NULL, V_KV_F32);
+		check_model(dense_models[i], "reference", V_KV_F32);
+	}
+}
+
 static void test_golden_reference_kernels(void)
 {
 	if (!check_fixtures()) {
@@ -291,6 +307,8 @@ static void test_golden_kv_types(void)
 	for (enum variant v = V_KV_BF16; v <= V_KV_FP8; v++) {
 		check_model("tiny-v3", NULL, v);
 		check_model("tiny-v2lite", NULL, v);
+		for (size_t i = 0; i < 3; i++)
+			check_model(dense_models[i], NULL, v);
 	}
 }
 
@@ -486,6 +504,7 @@ int main(void)
 {
 	RUN(test_golden_v3);
 	RUN(test_golden_v2lite);
+	RUN(test_golden_dense);
 	RUN(test_golden_reference_kernels);
 	RUN(test_golden_kv_types);
 	RUN(test_golden_head_fp8);

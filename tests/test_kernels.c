@@ -815,6 +815,50 @@ static void test_rope(void)
 	free(b);
 }
 
+/* Half-split pairs (x[j], x[j + dim/2]), with a dim whose half is not a whole vector. */
+static void test_rope_half(void)
+{
+	static const size_t dims[] = {64, 128, 22};
+	const size_t n = 3, heads = 2, head_stride = 140, row_stride = 290;
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+		size_t dim = dims[di], half = dim / 2;
+		float *base = falloc(n * row_stride), *cs = falloc(n * half), *sn = falloc(n * half);
+		float *br = falloc(n * row_stride), *b = falloc(n * row_stride);
+		fill(base, n * row_stride, -2, 2);
+		for (size_t k = 0; k < n * half; k++) {
+			float a = rnd_f(-3.14f, 3.14f);
+			cs[k] = cosf(a);
+			sn[k] = sinf(a);
+		}
+		memcpy(br, base, n * row_stride * sizeof *br);
+		ref->rope_half(br, n, heads, row_stride, head_stride, dim, cs, sn);
+		/* HF: x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1) */
+		float *v0 = base + row_stride + head_stride, *v1 = br + row_stride + head_stride;
+		float c = cs[half + 3], s = sn[half + 3];
+		CHECK(fabsf(v1[3] - (v0[3] * c - v0[half + 3] * s)) < 1e-6f &&
+			      fabsf(v1[half + 3] - (v0[half + 3] * c + v0[3] * s)) < 1e-6f,
+		      "reference rope_half pair 3 (dim %zu)", dim);
+		CHECK(br[dim] == base[dim] && br[head_stride + dim] == base[head_stride + dim],
+		      "rope_half wrote outside the heads");
+		for (size_t t = 0; t < NFAST; t++) {
+			const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+			if (!ops)
+				continue;
+			double rel;
+			memcpy(b, base, n * row_stride * sizeof *b);
+			ops->rope_half(b, n, heads, row_stride, head_stride, dim, cs, sn);
+			CHECK(close_enough(b, br, n * row_stride, &rel), "%s rope_half dim %zu: rel %g",
+			      ops->name, dim, rel);
+		}
+		free(base);
+		free(cs);
+		free(sn);
+		free(br);
+		free(b);
+	}
+}
+
 static void test_softmax_silu(void)
 {
 	static const size_t ns[] = {1, 7, 129, 1000};
@@ -932,6 +976,77 @@ static void test_mla_attn(void)
 		}
 }
 
+/* A cache position: kv_heads key rows, then kv_heads value rows, then `pad` bytes. */
+static void test_gqa_attn(void)
+{
+	static const size_t cfg[][6] = {
+		/* n, heads, kv_heads, head_dim, pos0, pad */
+		{1, 1, 1, 8, 0, 0},     {1, 4, 2, 32, 5, 0},    {3, 6, 2, 128, 0, 16},
+		{17, 4, 1, 64, 100, 0}, {1, 12, 2, 128, 300, 0}, {2, 4, 4, 22, 37, 8},
+		{5, 8, 8, 6, 3, 0},     {1, 2, 1, 1030, 9, 0}, /* wider than one query pass */
+	};
+	static const enum kern_dtype types[] = {KD_F32, KD_BF16, KD_F8_E4M3};
+	const struct kern_ops *ref = kern_cpu_reference();
+	for (size_t k = 0; k < sizeof cfg / sizeof *cfg; k++)
+		for (size_t ty = 0; ty < sizeof types / sizeof *types; ty++) {
+			enum kern_dtype ct = types[ty];
+			size_t n = cfg[k][0], heads = cfg[k][1], kvh = cfg[k][2], hd = cfg[k][3];
+			size_t pos0 = cfg[k][4], len = pos0 + n, stride = len + 3;
+			size_t rb = kern_kv_row_bytes(ct, hd), ps = 2 * kvh * rb + cfg[k][5];
+			float *q = falloc(n * heads * hd), *vals = falloc(len * 2 * kvh * hd);
+			float *outr = falloc(n * heads * hd), *out = falloc(n * heads * hd);
+			float *scratch = falloc(3 * stride);
+			uint8_t *cache = calloc(len, ps);
+			fill(q, n * heads * hd, -1, 1);
+			/* rows of different magnitudes, so FP8 row scales differ */
+			for (size_t t = 0; t < len; t++)
+				for (size_t r = 0; r < 2 * kvh; r++) {
+					float mag = 0.05f + (float)((t + 3 * r) % 7);
+					float *v = vals + (t * 2 * kvh + r) * hd;
+					fill(v, hd, -mag, mag);
+					kern_kv_row_put(cache + t * ps + r * rb, v, hd, ct);
+				}
+			struct kern_gqa_args a = {
+				.out = outr, .q = q, .cache = cache, .cache_type = ct, .pos_stride = ps,
+				.n = n, .heads = heads, .kv_heads = kvh, .head_dim = hd, .pos0 = pos0,
+				.scale = 1.0f / sqrtf((float)hd) * 3, .scratch = scratch,
+				.scratch_stride = stride};
+			ref->gqa_attn(NULL, &a);
+			if (pos0 == 0) { /* query 0 sees only position 0: its kv head's value row */
+				double worst = 0;
+				size_t group = heads / kvh;
+				for (size_t h = 0; h < heads; h++)
+					for (size_t c = 0; c < hd; c++)
+						worst = fmax(worst, fabs(outr[h * hd + c] -
+									 vals[(kvh + h / group) * hd + c]));
+				double bound = ct == KD_F32 ? 1e-6 : ct == KD_BF16 ? 7 * 0x1p-8 : 7.05 / 16;
+				CHECK(worst <= bound, "reference gqa_attn (%s) at position 0 is not the "
+				      "value of its kv head: %g", kern_dtype_name(ct), worst);
+			}
+			a.out = out;
+			for (size_t t = 0; t < NFAST; t++) {
+				const struct kern_ops *ops = kern_cpu_by_name(fast_names[t]);
+				if (!ops)
+					continue;
+				for (int withpool = 0; withpool < 2; withpool++) {
+					double rel;
+					memset(out, 0xff, n * heads * hd * sizeof *out);
+					ops->gqa_attn(withpool ? pool3 : NULL, &a);
+					CHECK(close_enough(out, outr, n * heads * hd, &rel),
+					      "%s gqa_attn %s n=%zu heads=%zu kv=%zu hd=%zu pos0=%zu pool=%d: "
+					      "rel %g", ops->name, kern_dtype_name(ct), n, heads, kvh, hd, pos0,
+					      withpool, rel);
+				}
+			}
+			free(q);
+			free(vals);
+			free(outr);
+			free(out);
+			free(scratch);
+			free(cache);
+		}
+}
+
 static void test_gather_scatter(void)
 {
 	const size_t dim = 37, nsrc = 9, m = 5;
@@ -1020,6 +1135,8 @@ int main(void)
 	RUN(test_rope);
 	RUN(test_softmax_silu);
 	RUN(test_mla_attn);
+	RUN(test_rope_half);
+	RUN(test_gqa_attn);
 	RUN(test_gather_scatter);
 	RUN(test_dispatch);
 	kern_pool_free(pool3);

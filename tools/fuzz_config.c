@@ -28,12 +28,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c.hidden_size < 1 || c.hidden_size > 65536 || c.vocab_size < 1 ||
 	    c.vocab_size > 4 * 1024 * 1024 || c.num_hidden_layers < 1 ||
 	    c.num_hidden_layers > 1024 || c.num_attention_heads < 1 ||
-	    c.num_attention_heads > 1024 || c.kv_lora_rank < 1 || c.kv_lora_rank > 16384 ||
-	    c.q_lora_rank < 0 || c.q_lora_rank > 16384 || c.qk_rope_head_dim < 1 ||
-	    c.qk_rope_head_dim % 2 || c.qk_nope_head_dim < 1 || c.v_head_dim < 1 ||
-	    c.max_position_embeddings < 1 || c.max_position_embeddings > 16 * 1024 * 1024 ||
-	    c.first_k_dense_replace > c.num_hidden_layers || c.moe_layer_freq != 1)
+	    c.num_attention_heads > 1024 || c.max_position_embeddings < 1 ||
+	    c.max_position_embeddings > 16 * 1024 * 1024)
 		__builtin_trap();
+	if (c.attn == ATTN_GQA) {
+		if (c.head_dim < 2 || c.head_dim > 1024 || c.head_dim % 2 ||
+		    c.num_key_value_heads < 1 || c.num_attention_heads % c.num_key_value_heads ||
+		    c.n_routed_experts || c.kv_lora_rank || c.num_nextn_predict_layers)
+			__builtin_trap();
+	} else if (c.kv_lora_rank < 1 || c.kv_lora_rank > 16384 || c.q_lora_rank < 0 ||
+		   c.q_lora_rank > 16384 || c.qk_rope_head_dim < 1 || c.qk_rope_head_dim % 2 ||
+		   c.qk_nope_head_dim < 1 || c.v_head_dim < 1 ||
+		   c.first_k_dense_replace > c.num_hidden_layers || c.moe_layer_freq != 1) {
+		__builtin_trap();
+	}
 	if (c.n_routed_experts) {
 		if (c.num_experts_per_tok < 1 || c.num_experts_per_tok > c.n_routed_experts ||
 		    c.n_group < 1 || c.n_routed_experts % c.n_group || c.topk_group < 1 ||

@@ -87,6 +87,22 @@ static void ref_rope(float *base, size_t n, size_t heads, size_t row_stride,
 		}
 }
 
+static void ref_rope_half(float *base, size_t n, size_t heads, size_t row_stride,
+			  size_t head_stride, size_t dim, const float *cos, const float *sin)
+{
+	size_t half = dim / 2;
+	for (size_t r = 0; r < n; r++)
+		for (size_t h = 0; h < heads; h++) {
+			float *v = base + r * row_stride + h * head_stride;
+			for (size_t j = 0; j < half; j++) {
+				double c = cos[r * half + j], s = sin[r * half + j];
+				double x0 = v[j], x1 = v[j + half];
+				v[j] = (float)(x0 * c - x1 * s);
+				v[j + half] = (float)(x1 * c + x0 * s);
+			}
+		}
+}
+
 static void ref_softmax(float *x, size_t n)
 {
 	if (n == 0)
@@ -110,12 +126,10 @@ static void ref_silu_mul(float *out, const float *gate, const float *up, size_t 
 	}
 }
 
-/* Value k of cache row t as a real number (FP8: the row's scale applied). */
-static double ref_kv(const struct kern_mla_args *a, size_t t, size_t k)
+/* Value k of a cache row as a real number (FP8: the row's scale applied). */
+static double ref_row_value(const uint8_t *row, enum kern_dtype type, size_t k)
 {
-	const uint8_t *row = (const uint8_t *)a->cache +
-			     t * kern_kv_row_bytes(a->cache_type, a->lora + a->rope);
-	switch (a->cache_type) {
+	switch (type) {
 	case KD_BF16: return kern_bf16_to_f32(((const uint16_t *)row)[k]);
 	case KD_F8_E4M3: {
 		float scale;
@@ -124,6 +138,14 @@ static double ref_kv(const struct kern_mla_args *a, size_t t, size_t k)
 	}
 	default: return ((const float *)row)[k];
 	}
+}
+
+/* Value k of MLA cache row t. */
+static double ref_kv(const struct kern_mla_args *a, size_t t, size_t k)
+{
+	const uint8_t *row = (const uint8_t *)a->cache +
+			     t * kern_kv_row_bytes(a->cache_type, a->lora + a->rope);
+	return ref_row_value(row, a->cache_type, k);
 }
 
 static void ref_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
@@ -155,6 +177,41 @@ static void ref_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
 				for (size_t t = 0; t < len; t++)
 					acc += exp(s[t] - mx) * ref_kv(a, t, k);
 				o[k] = (float)(acc / sum);
+			}
+		}
+}
+
+static void ref_gqa_attn(struct kern_pool *p, const struct kern_gqa_args *a)
+{
+	size_t hd = a->head_dim, group = a->heads / a->kv_heads;
+	size_t rb = kern_kv_row_bytes(a->cache_type, hd);
+	const uint8_t *cache = a->cache;
+	float *s = a->scratch; /* thread 0's row: this table runs on the caller only */
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t h = 0; h < a->heads; h++) {
+			const float *q = a->q + (i * a->heads + h) * hd;
+			size_t g = h / group, len = a->pos0 + i + 1;
+			const uint8_t *k = cache + g * rb, *v = cache + (a->kv_heads + g) * rb;
+			double mx = -INFINITY;
+			for (size_t t = 0; t < len; t++) {
+				double d = 0;
+				for (size_t c = 0; c < hd; c++)
+					d += (double)q[c] *
+					     ref_row_value(k + t * a->pos_stride, a->cache_type, c);
+				s[t] = (float)(d * a->scale);
+				if (s[t] > mx)
+					mx = s[t];
+			}
+			double sum = 0;
+			for (size_t t = 0; t < len; t++)
+				sum += exp(s[t] - mx);
+			float *o = a->out + (i * a->heads + h) * hd;
+			for (size_t c = 0; c < hd; c++) {
+				double acc = 0;
+				for (size_t t = 0; t < len; t++)
+					acc += exp(s[t] - mx) *
+					       ref_row_value(v + t * a->pos_stride, a->cache_type, c);
+				o[c] = (float)(acc / sum);
 			}
 		}
 }
@@ -195,9 +252,11 @@ const struct kern_ops kern_cpu_ref_ops = {
 	.row = ref_row,
 	.rmsnorm = ref_rmsnorm,
 	.rope = ref_rope,
+	.rope_half = ref_rope_half,
 	.softmax = ref_softmax,
 	.silu_mul = ref_silu_mul,
 	.mla_attn = ref_mla_attn,
+	.gqa_attn = ref_gqa_attn,
 	.ffn_group = ref_ffn_group,
 	.gather = ref_gather,
 	.scatter_add = ref_scatter_add,

@@ -650,6 +650,29 @@ static void f_rope(float *base, size_t n, size_t heads, size_t row_stride, size_
 		}
 }
 
+static void f_rope_half(float *base, size_t n, size_t heads, size_t row_stride,
+			size_t head_stride, size_t dim, const float *cos, const float *sin)
+{
+	size_t half = dim / 2, hv = half / VL * VL;
+	for (size_t r = 0; r < n; r++)
+		for (size_t h = 0; h < heads; h++) {
+			float *v = base + r * row_stride + h * head_stride;
+			const float *cr = cos + r * half, *sr = sin + r * half;
+			size_t j = 0;
+			for (; j < hv; j += VL) {
+				vf x0 = v_load(v + j), x1 = v_load(v + j + half);
+				vf c = v_load(cr + j), s = v_load(sr + j);
+				v_store(v + j, v_sub(v_mul(x0, c), v_mul(x1, s)));
+				v_store(v + j + half, v_fma(x0, s, v_mul(x1, c)));
+			}
+			for (; j < half; j++) {
+				float x0 = v[j], x1 = v[j + half];
+				v[j] = x0 * cr[j] - x1 * sr[j];
+				v[j + half] = x1 * cr[j] + x0 * sr[j];
+			}
+		}
+}
+
 static void f_softmax(float *x, size_t n)
 {
 	if (n == 0)
@@ -822,6 +845,86 @@ static ALWAYS_INLINE void mla_lat(float *o, const float *s, const uint8_t *vals,
 }
 
 /*
+ * s[t] = raw score of the query against row t, t < len (rows `stride` bytes apart from
+ * vals): one pass per MLA_QCOLS columns of width, the query's columns being ql's first
+ * `lora` then qp's (MLA: the latent, then the rope part; GQA: lora = width).
+ */
+static ALWAYS_INLINE void attn_scores(float *s, float *qa, const float *ql, const float *qp,
+				      size_t lora, size_t width, const uint8_t *vals,
+				      size_t stride, size_t len, const int dt)
+{
+	size_t c0 = 0, t;
+	do {
+		size_t w = min_sz(MLA_QCOLS, width - c0);
+		mla_query(qa, ql, qp, lora, c0, w, dt);
+		for (t = 0; t + 4 <= len; t += 4)
+			mla_dots(s + t, qa, vals + t * stride, stride, c0, w, 4, dt);
+		for (; t < len; t++)
+			mla_dots(s + t, qa, vals + t * stride, stride, c0, w, 1, dt);
+	} while ((c0 += MLA_QCOLS) < width);
+}
+
+/*
+ * Raw scores to softmax numerators in place: s[t] = exp(scale * s[t] * row scale - max),
+ * the row scale being an FP8 key row's (rows `stride` bytes apart from krows). Returns
+ * their sum.
+ */
+static ALWAYS_INLINE double attn_exp(float *s, size_t len, float scale, const uint8_t *krows,
+				     size_t stride, const int dt)
+{
+	float mx = -INFINITY;
+	size_t t;
+	for (t = 0; t < len; t++) {
+		float d = s[t];
+		if (dt == KD_F8_E4M3)
+			d *= kv_row_scale(krows + t * stride);
+		s[t] = scale * d;
+		if (s[t] > mx)
+			mx = s[t];
+	}
+	size_t lv = len / VL * VL;
+	vf mv = v_set1(mx), sv = v_zero();
+	for (t = 0; t < lv; t += VL) {
+		vf ev = v_exp(v_sub(v_load(s + t), mv));
+		v_store(s + t, ev);
+		sv = v_add(sv, ev);
+	}
+	double sum = v_hsum(sv);
+	for (; t < len; t++) {
+		s[t] = expf(s[t] - mx);
+		sum += s[t];
+	}
+	return sum;
+}
+
+/*
+ * o[0:width] = inv * sum over t < len of s[t] * values [0, width) of row t (rows
+ * `stride` bytes apart from vals; FP8: s already holds each row's scale).
+ */
+static ALWAYS_INLINE void attn_sum(float *o, const float *s, const uint8_t *vals, size_t stride,
+				   size_t len, size_t width, float inv, const int dt)
+{
+	size_t k = 0, t;
+	for (; k + 8 * VL <= width; k += 8 * VL)
+		mla_lat(o, s, vals, stride, len, k, inv, 4, dt);
+	for (; k + 2 * VL <= width; k += 2 * VL)
+		mla_lat(o, s, vals, stride, len, k, inv, 1, dt);
+	if (k + VL <= width) {
+		vf acc = v_zero();
+		for (t = 0; t < len; t++)
+			acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)), w_vec(vals + t * stride, k, dt), acc);
+		v_store(o + k, v_mul(acc, v_set1(inv)));
+		k += VL;
+	}
+	for (; k < width; k++) {
+		float acc = 0;
+		for (t = 0; t < len; t++)
+			acc += s[t] * w_scalar(vals + t * stride, k, dt);
+		o[k] = acc * inv;
+	}
+}
+
+/*
  * Items [b, e) of (query, head), the cache in type dt. Each cache row is decoded inside
  * the score dot products and again inside the weighted sum, never into a copy: the
  * cache is the one large thing attention reads, and a narrower type is fewer bytes.
@@ -837,62 +940,14 @@ static ALWAYS_INLINE void mla_items(const struct kern_mla_args *a, size_t b, siz
 	float *s = a->scratch + (size_t)thread * a->scratch_stride;
 	float qa[MLA_QCOLS] __attribute__((aligned(64)));
 	for (size_t item = b; item < e; item++) {
-		size_t i = item / a->heads;
-		const float *ql = a->q_lat + item * lora, *qp = a->q_pe + item * a->rope;
-		size_t len = a->pos0 + i + 1, t;
-		size_t c0 = 0;
-		do { /* raw scores, one pass per MLA_QCOLS columns of the row */
-			size_t w = min_sz(MLA_QCOLS, width - c0);
-			mla_query(qa, ql, qp, lora, c0, w, dt);
-			for (t = 0; t + 4 <= len; t += 4)
-				mla_dots(s + t, qa, vals + t * rb, rb, c0, w, 4, dt);
-			for (; t < len; t++)
-				mla_dots(s + t, qa, vals + t * rb, rb, c0, w, 1, dt);
-		} while ((c0 += MLA_QCOLS) < width);
-		float mx = -INFINITY;
-		for (t = 0; t < len; t++) {
-			float d = s[t];
-			if (dt == KD_F8_E4M3)
-				d *= kv_row_scale(cache + t * rb);
-			s[t] = a->scale * d;
-			if (s[t] > mx)
-				mx = s[t];
-		}
-		size_t lv = len / VL * VL;
-		vf mv = v_set1(mx), sv = v_zero();
-		for (t = 0; t < lv; t += VL) {
-			vf ev = v_exp(v_sub(v_load(s + t), mv));
-			v_store(s + t, ev);
-			sv = v_add(sv, ev);
-		}
-		double sum = v_hsum(sv);
-		for (; t < len; t++) {
-			s[t] = expf(s[t] - mx);
-			sum += s[t];
-		}
+		size_t i = item / a->heads, len = a->pos0 + i + 1;
+		attn_scores(s, qa, a->q_lat + item * lora, a->q_pe + item * a->rope, lora, width,
+			    vals, rb, len, dt);
+		double sum = attn_exp(s, len, a->scale, cache, rb, dt);
 		if (dt == KD_F8_E4M3)
-			for (t = 0; t < len; t++)
+			for (size_t t = 0; t < len; t++)
 				s[t] *= kv_row_scale(cache + t * rb);
-		float inv = (float)(1.0 / sum);
-		float *o = a->out + item * lora;
-		size_t k = 0;
-		for (; k + 8 * VL <= lora; k += 8 * VL)
-			mla_lat(o, s, vals, rb, len, k, inv, 4, dt);
-		for (; k + 2 * VL <= lora; k += 2 * VL)
-			mla_lat(o, s, vals, rb, len, k, inv, 1, dt);
-		if (k + VL <= lora) {
-			vf acc = v_zero();
-			for (t = 0; t < len; t++)
-				acc = v_fma(v_set1(s[t] * RAW_FACTOR(dt)), w_vec(vals + t * rb, k, dt), acc);
-			v_store(o + k, v_mul(acc, v_set1(inv)));
-			k += VL;
-		}
-		for (; k < lora; k++) {
-			float acc = 0;
-			for (t = 0; t < len; t++)
-				acc += s[t] * w_scalar(vals + t * rb, k, dt);
-			o[k] = acc * inv;
-		}
+		attn_sum(a->out + item * lora, s, vals, rb, len, lora, (float)(1.0 / sum), dt);
 	}
 }
 
@@ -914,6 +969,52 @@ static void f_mla_attn(struct kern_pool *p, const struct kern_mla_args *a)
 	/* per item: about len * (2*lora + rope) multiply-adds */
 	size_t len = a->pos0 + a->n;
 	kern_pool_for(p, items, grain_for(len * (2 * a->lora + a->rope)), mla_task, (void *)a);
+}
+
+/*
+ * Grouped-query attention, items [b, e) of (query, head): the same steps as MLA's over
+ * the key rows of the item's kv head, then its value rows, each FP8 row with its scale.
+ */
+static ALWAYS_INLINE void gqa_items(const struct kern_gqa_args *a, size_t b, size_t e,
+				    int thread, const int dt)
+{
+	size_t hd = a->head_dim, rb = kern_kv_row_bytes(dt, hd), ps = a->pos_stride;
+	size_t off = dt == KD_F8_E4M3 ? sizeof(float) : 0;
+	size_t group = a->heads / a->kv_heads;
+	const uint8_t *cache = a->cache;
+	float *s = a->scratch + (size_t)thread * a->scratch_stride;
+	float qa[MLA_QCOLS] __attribute__((aligned(64)));
+	for (size_t item = b; item < e; item++) {
+		size_t i = item / a->heads, g = item % a->heads / group, len = a->pos0 + i + 1;
+		const uint8_t *keys = cache + g * rb, *values = cache + (a->kv_heads + g) * rb;
+		const float *q = a->q + item * hd;
+		attn_scores(s, qa, q, q, hd, hd, keys + off, ps, len, dt);
+		double sum = attn_exp(s, len, a->scale, keys, ps, dt);
+		if (dt == KD_F8_E4M3)
+			for (size_t t = 0; t < len; t++)
+				s[t] *= kv_row_scale(values + t * ps);
+		attn_sum(a->out + item * hd, s, values + off, ps, len, hd, (float)(1.0 / sum), dt);
+	}
+}
+
+static void gqa_task(void *ctx, size_t b, size_t e, int thread)
+{
+	const struct kern_gqa_args *a = ctx;
+	switch (a->cache_type) {
+	case KD_BF16: gqa_items(a, b, e, thread, KD_BF16); break;
+	case KD_F8_E4M3: gqa_items(a, b, e, thread, KD_F8_E4M3); break;
+	default: gqa_items(a, b, e, thread, KD_F32); break;
+	}
+}
+
+static void f_gqa_attn(struct kern_pool *p, const struct kern_gqa_args *a)
+{
+	size_t items = a->n * a->heads;
+	if (items == 0)
+		return;
+	/* per item: about len * 2 * head_dim multiply-adds */
+	kern_pool_for(p, items, grain_for((a->pos0 + a->n) * 2 * a->head_dim), gqa_task,
+		      (void *)a);
 }
 
 /* ---- routing ------------------------------------------------------------------ */
@@ -947,9 +1048,11 @@ const struct kern_ops OPS_TABLE = {
 	.row = f_row,
 	.rmsnorm = f_rmsnorm,
 	.rope = f_rope,
+	.rope_half = f_rope_half,
 	.softmax = f_softmax,
 	.silu_mul = f_silu_mul,
 	.mla_attn = f_mla_attn,
+	.gqa_attn = f_gqa_attn,
 	.ffn_group = f_ffn_group,
 	.gather = f_gather,
 	.scatter_add = f_scatter_add,
