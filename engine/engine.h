@@ -62,9 +62,10 @@ const char *eng_model_kernels(const struct eng_model *m);
 enum eng_kv_type eng_model_kv_type(const struct eng_model *m);
 enum eng_head_type eng_model_head_type(const struct eng_model *m);
 
-/* Bytes of KV cache per token that a sequence reserves: one row of the latent
-   (kv_lora_rank + qk_rope_head_dim values in type t, an FP8 row with its scale) for each
-   main layer, plus the one MTP layer when the sequence runs it. eng_state_new sizes the
+/* Bytes of KV cache per token that a sequence reserves: for each main layer, plus the
+   one MTP layer when the sequence runs it, one row of the latent (MLA: kv_lora_rank +
+   qk_rope_head_dim values in type t, an FP8 row with its scale) or a key and a value
+   row of head_dim per kv head (GQA). eng_state_new sizes the
    cache with it and `ponder info` reports it, so the two cannot disagree. */
 uint64_t eng_kv_bytes_per_token(const struct eng_config *c, bool mtp, enum eng_kv_type t);
 
