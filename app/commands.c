@@ -5,6 +5,7 @@
 
 const struct app_command app_commands[] = {
 	{"bench", "measure bandwidth, prefill and decode speed, bytes per token of a model", app_cmd_bench},
+	{"convert", "write a BF16 checkpoint's matrices as FP8 e4m3 (DeepSeek's layout)", app_cmd_convert},
 	{"detokenize", "decode token ids from stdin to text (tokenizer.json)", app_cmd_detokenize},
 	{"history", "list, show, search, export, remove or rename saved conversations", app_cmd_history},
 	{"info", "describe a model: architecture, sizes, parameters, KV-cache bytes", app_cmd_info},

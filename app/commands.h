@@ -19,6 +19,7 @@ struct app_command {
 extern const struct app_command app_commands[];
 
 int app_cmd_bench(int argc, char **argv, struct err *e);
+int app_cmd_convert(int argc, char **argv, struct err *e);
 int app_cmd_detokenize(int argc, char **argv, struct err *e);
 int app_cmd_history(int argc, char **argv, struct err *e);
 int app_cmd_info(int argc, char **argv, struct err *e);
