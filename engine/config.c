@@ -15,8 +15,9 @@
  * initializer_range, attention_dropout, pretraining_tp, use_cache, pad_token_id,
  * torch_dtype, transformers_version, auto_map) do not change inference and are ignored.
  *
- * Invariants after a successful parse: every size is within the bounds of config_parse.h (so products
- * of two or three of them fit in 64 bits and a hostile file cannot ask for terabytes);
+ * Invariants after a successful parse: every size is within the bounds of
+ * config_parse.h (so products of two or three of them fit in 64 bits and a hostile file
+ * cannot ask for terabytes);
  * n_routed_experts == 0 means a dense model, otherwise 1 <= num_experts_per_tok <=
  * n_routed_experts, n_group divides n_routed_experts and 1 <= topk_group <= n_group;
  * first_k_dense_replace <= num_hidden_layers; qk_rope_head_dim is even.

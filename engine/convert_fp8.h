@@ -5,8 +5,8 @@
  * Which tensors: every 2-D BF16, F16 or F32 tensor whose name ends in "_proj.weight"
  * or "_proj_with_mqa.weight" (attention and MLP projections, shared and routed experts,
  * MLA's kv_a_proj_with_mqa) except the MTP module's eh_proj becomes F8_E4M3
- * [rows][cols] plus "<name>_scale_inv", F32 [ceil(rows/128)][ceil(cols/128)], w = q * scale, scale = block amax / 448
- * (kern_quantize_fp8). lm_head.weight joins them when asked (head_fp8). Everything else —
+ * [rows][cols] plus "<name>_scale_inv", F32 [ceil(rows/128)][ceil(cols/128)],
+ * w = q * scale, scale = block amax / 448 (kern_quantize_fp8). lm_head.weight joins them when asked (head_fp8). Everything else —
  * embeddings, norms, biases, the MoE router, e_score_correction_bias, the output heads —
  * is copied byte for byte, and so is a tensor that is F8_E4M3 already, with its scale.
  * config.json is not interpreted beyond quantization_config, so any architecture

@@ -5,8 +5,8 @@
  * machine's limit.
  *
  * Counted is what a 1-token eng_forward of the main model touches: one embedding row,
- * every attention matrix (with a GQA model's biases and q/k norms), the norm vectors, the dense MLPs, per MoE layer the router
- * (and its bias), the shared experts and num_experts_per_tok routed experts, the final
+ * every attention matrix (with a GQA model's biases and q/k norms), the norm vectors,
+ * the dense MLPs, per MoE layer the router (and its bias), the shared experts and num_experts_per_tok routed experts, the final
  * norm and the LM head. Matrices count in the dtype the forward pass reads them in (the
  * checkpoint's, unless the model re-quantised one at load), FP8 ones with their F32
  * block scales (the kernels read F32 scales whatever the checkpoint stored); norm
