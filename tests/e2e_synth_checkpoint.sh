@@ -1,16 +1,20 @@
 #!/bin/sh
-# End-to-end tests of tools/synth-checkpoint on both shapes shrunk with --set (a few MB,
-# so the script takes seconds): the index maps every tensor of every shard exactly once
-# and names only shards that exist, each header's offsets agree with the dtypes and
-# shapes; ponder loads the result, `ponder info` reports the asked shape and
-# `ponder logits` gives finite, varied values; the same seed writes the same bytes and
-# another seed other weights; bad arguments fail naming the problem without leaving a
-# folder behind; a non-empty OUT_DIR is refused untouched; a write that fails (a file
-# size limit, standing in for a full disk) removes what was written.
-# Prints PASS / FAIL / SKIP lines for tests/run.sh.
+# End-to-end tests of tools/synth-checkpoint on the DeepSeek shapes and on three dense
+# ones (qwen2-1.5b BF16, llama3-8b with tied embeddings, qwen3-8b FP8), all shrunk with
+# --set (a few MB, so the script takes seconds): the index maps every tensor of every
+# shard exactly once and names only shards that exist, each header's offsets agree with
+# the dtypes and shapes; a dense checkpoint holds exactly the tensors of its Hugging Face
+# family (names, dtypes, shapes); ponder loads the result, `ponder info` reports the
+# asked shape and `ponder logits` gives finite, varied values; the same seed writes the
+# same bytes and another seed other weights; bad arguments fail naming the problem
+# without leaving a folder behind; a non-empty OUT_DIR is refused untouched; a write
+# that fails (a file size limit, standing in for a full disk) removes what was written.
+# A ponder that does not run the dense families yet (refused by its config checks) makes
+# their part print SKIP lines saying so. Prints PASS / FAIL / SKIP lines for tests/run.sh.
+# SYNTH names another build of the tool (default tools/synth-checkpoint).
 . tests/lib_e2e.sh
 e2e_begin e2e_synth_checkpoint jq od
-SYNTH=$PWD/tools/synth-checkpoint
+SYNTH=${SYNTH:-$PWD/tools/synth-checkpoint}
 
 # The tiny shapes: real layer structure and head dimensions, small widths and counts.
 # The demo tokenizer (512 ids) must fit vocab_size.
@@ -208,3 +212,116 @@ for out in made given; do
 		fail "synth_failed_write_removed_$out" "rc=$rc $(ls "$T/$out" 2>&1) $(head -c 300 "$T/err")"
 	fi
 done
+
+# ---- dense shapes ---------------------------------------------------------------------
+# Each shrunk to 2 layers of width 256, 4 query heads of 64 over 2 key/value heads.
+DSMALL="--layers 2 --set hidden_size=256 --set intermediate_size=512
+ --set num_attention_heads=4 --set num_key_value_heads=2 --set vocab_size=1024"
+# shellcheck disable=SC2086
+bad dense_mtp "--mtp: a DeepSeek option" --shape qwen2-1.5b --mtp $DSMALL "$T/bad"
+# shellcheck disable=SC2086
+bad dense_dense "--dense: a DeepSeek option" --shape llama3-8b --dense 1 $DSMALL "$T/bad"
+# shellcheck disable=SC2086
+bad set_bool_not_0_1 "tie_word_embeddings: a boolean, 0 or 1" --shape qwen2-1.5b \
+	--set tie_word_embeddings=2 $DSMALL "$T/bad"
+
+# The tensors a dense checkpoint must hold, "name dtype shape" sorted: Hugging Face's names
+# for the family; FP8 matrices with F32 128x128 scale blocks, all else BF16.
+dense_expect() { # family fp8 tied
+	dense_tensors "$@" | LC_ALL=C sort
+}
+dense_tensors() { # family fp8 tied
+	fam=$1 fp8=$2 tied=$3
+	mat() { # name rows cols
+		if [ "$fp8" = 1 ]; then
+			echo "$1.weight F8_E4M3 $2x$3"
+			echo "$1.weight_scale_inv F32 $((($2 + 127) / 128))x$((($3 + 127) / 128))"
+		else
+			echo "$1.weight BF16 $2x$3"
+		fi
+	}
+	echo "model.embed_tokens.weight BF16 1024x256"
+	echo "model.norm.weight BF16 256"
+	[ "$tied" = 1 ] || echo "lm_head.weight BF16 1024x256"
+	for l in 0 1; do
+		p=model.layers.$l
+		echo "$p.input_layernorm.weight BF16 256"
+		echo "$p.post_attention_layernorm.weight BF16 256"
+		mat "$p.self_attn.q_proj" 256 256
+		mat "$p.self_attn.k_proj" 128 256
+		mat "$p.self_attn.v_proj" 128 256
+		mat "$p.self_attn.o_proj" 256 256
+		mat "$p.mlp.gate_proj" 512 256
+		mat "$p.mlp.up_proj" 512 256
+		mat "$p.mlp.down_proj" 256 512
+		if [ "$fam" = qwen2 ]; then
+			echo "$p.self_attn.q_proj.bias BF16 256"
+			echo "$p.self_attn.k_proj.bias BF16 128"
+			echo "$p.self_attn.v_proj.bias BF16 128"
+		fi
+		if [ "$fam" = qwen3 ]; then
+			echo "$p.self_attn.q_norm.weight BF16 64"
+			echo "$p.self_attn.k_norm.weight BF16 64"
+		fi
+	done
+}
+
+# "name dtype shape" of every tensor in dir's shards, sorted.
+dense_actual() { # dir
+	for f in "$1"/model-*.safetensors; do
+		st_header "$f" | jq -r 'del(.__metadata__) | to_entries[]
+			| "\(.key) \(.value.dtype) \(.value.shape | map(tostring) | join("x"))"'
+	done | LC_ALL=C sort
+}
+
+# One dense shape: generate, then its layout, tensors and config.json, then ponder on it.
+# Until ponder's config checks take the family, the tool refuses it and the rest is SKIP.
+dense_case() { # name shape family fp8 tied arch jq-config args...
+	name=$1 shape=$2 fam=$3 fp8=$4 tied=$5 arch=$6 cond=$7
+	shift 7
+	# shellcheck disable=SC2086
+	"$SYNTH" --shape "$shape" $DSMALL "$@" "$T/$name" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc -ne 0 ] && grep -q "ponder would not load this config.json: architecture" "$T/err"; then
+		echo "SKIP synth_dense_$name: this ponder does not run $arch yet ($(head -c 200 "$T/err" | head -1))"
+		return
+	fi
+	if [ $rc -ne 0 ] || ! grep -q "$shape, 2 layers" "$T/out"; then
+		fail "synth_dense_$name" "rc=$rc $(head -c 600 "$T/err")"
+		return
+	fi
+	pass "synth_dense_$name"
+	check_layout "$T/$name" "$name"
+	dense_expect "$fam" "$fp8" "$tied" >"$T/want"
+	dense_actual "$T/$name" >"$T/got"
+	if cmp -s "$T/want" "$T/got"; then
+		pass "synth_dense_tensors_$name"
+	else
+		fail "synth_dense_tensors_$name" "$(diff "$T/want" "$T/got" | head -8 | tr '\n' ';')"
+	fi
+	if jq -e --arg a "$arch" ".architectures == [\$a] and .num_hidden_layers == 2
+		and .hidden_size == 256 and $cond" "$T/$name/config.json" >/dev/null; then
+		pass "synth_dense_config_$name"
+	else
+		fail "synth_dense_config_$name" "$(jq -c . "$T/$name/config.json" | head -c 600)"
+	fi
+	# ponder on it: SKIP while `ponder info` refuses the architecture.
+	if ! $BIN info -m "$T/$name" >/dev/null 2>"$T/err" &&
+	   grep -q "not supported" "$T/err"; then
+		echo "SKIP synth_dense_ponder_$name: ponder info refuses $arch ($(head -1 "$T/err" | head -c 160))"
+		return
+	fi
+	check_info "$T/$name" "dense_$name" ".architecture == \"$arch\" and .num_hidden_layers == 2
+		and .hidden_size == 256 and .vocab_size == 1024"
+	check_logits "$T/$name" "dense_$name" 1024 ''
+}
+dense_case qwen2 qwen2-1.5b qwen2 0 0 Qwen2ForCausalLM \
+	'(.quantization_config == null) and (.tie_word_embeddings == false)
+	 and .max_window_layers == 21 and .use_sliding_window == false'
+dense_case llama3 llama3-8b llama 0 1 LlamaForCausalLM \
+	'.tie_word_embeddings == true and .rope_scaling.rope_type == "llama3"
+	 and .rope_theta == 500000' --set tie_word_embeddings=1
+dense_case qwen3 qwen3-8b qwen3 1 0 Qwen3ForCausalLM \
+	'.head_dim == 64 and .rope_scaling.rope_type == "yarn"
+	 and .quantization_config.weight_block_size == [128, 128]' \
+	--set head_dim=64 --fp8 --shard-mb 1

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """peer_bench.py: ponder against llama.cpp on the same weights, side by side.
 
-    tools/peer_bench.py -m HF_DIR -g MODEL.gguf [--rounds 3] [--threads 2,1]
+    tools/peer_bench.py -m HF_DIR [-g MODEL.gguf] [--rounds 3] [--threads 2,1]
                         [--ctx 16] [--prompt 512] [--gen 32] [--ponder-arg ARG ...]
+                        [--peer-only]
 
-HF_DIR is a Hugging Face checkpoint (tools/synth-checkpoint makes one) and MODEL.gguf
-the same weights converted for llama.cpp (docs/benchmarks.md says how). Each round runs,
-for each thread count, llama.cpp and then ponder, so both see the same state of a shared,
-noisy machine; the table gives each figure's median over the rounds and ponder's ratio.
+HF_DIR is a Hugging Face checkpoint (tools/synth-checkpoint makes one): a DeepSeek one
+(DeepseekV2/V3ForCausalLM) or a dense one (Qwen2ForCausalLM, LlamaForCausalLM,
+Qwen3ForCausalLM: the DeepSeek-R1 distills). MODEL.gguf is the same weights converted
+for llama.cpp; without -g it is HF_DIR-q8_0.gguf beside the folder. When that file is
+missing or older than the checkpoint it is made first, as Q8_0: dense checkpoints by
+tools/peer_dense_gguf.py, DeepSeek ones by ../shared/peer/llama.cpp/hf2gguf.py (both need
+numpy: --python, default /usr/bin/python3). Each round runs, for each thread count,
+llama.cpp and then ponder, so both see the same state of a shared, noisy machine; the
+table gives each figure's median over the rounds and ponder's ratio. --peer-only times
+llama.cpp alone (ponder's columns then read "-").
 
 Per run and thread count:
   decode   tokens/s of greedy single-token steps after a prompt of --ctx tokens
@@ -16,7 +23,7 @@ Per run and thread count:
            ponder bench --prompt PROMPT), which also reports ponder's MTP verify cost.
 The llama.cpp driver is ../shared/peer/llama.cpp (built by its build.sh into
 $PEER, default /tmp/llamapeer); it is an instrument, not part of ponder. Standard library
-only.
+only (the converters it may start need numpy).
 """
 import argparse
 import json
@@ -27,6 +34,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+PEER_SRC = os.environ.get("PEER_SRC", os.path.join(ROOT, "..", "shared", "peer", "llama.cpp"))
+DENSE = ("Qwen2ForCausalLM", "LlamaForCausalLM", "Qwen3ForCausalLM")
 
 
 def run_json_lines(cmd):
@@ -41,6 +50,34 @@ def run_json_lines(cmd):
         if line.startswith("{"):
             out.append(json.loads(line))
     return out
+
+
+def checkpoint_mtime(hf_dir):
+    """The newest modification time of the checkpoint's config.json and weights."""
+    names = [n for n in os.listdir(hf_dir)
+             if n == "config.json" or n.endswith((".safetensors", ".index.json"))]
+    return max(os.path.getmtime(os.path.join(hf_dir, n)) for n in names)
+
+
+def ensure_gguf(hf_dir, gguf, python):
+    """Makes gguf (Q8_0) from hf_dir unless a copy at least as new as it exists."""
+    if os.path.exists(gguf) and os.path.getmtime(gguf) >= checkpoint_mtime(hf_dir):
+        return
+    with open(os.path.join(hf_dir, "config.json")) as f:
+        arch = (json.load(f).get("architectures") or ["?"])[0]
+    conv = (os.path.join(HERE, "peer_dense_gguf.py") if arch in DENSE
+            else os.path.join(PEER_SRC, "hf2gguf.py"))
+    tmp = gguf + ".part"
+    print("peer_bench: converting %s (%s) to %s" % (hf_dir, arch, gguf), file=sys.stderr,
+          flush=True)
+    p = subprocess.run([python, conv, hf_dir, tmp, "--outtype", "q8_0"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        sys.exit("peer_bench: %s failed (status %d):\n%s" % (conv, p.returncode,
+                                                             p.stderr.strip()[-3000:]))
+    os.replace(tmp, gguf)
 
 
 def llama_run(peer, gguf, threads, prompt_len, gen):
@@ -65,10 +102,53 @@ def ponder_run(ponder, hf_dir, threads, ctx, prompt, gen, extra):
     return json.loads(p.stdout)
 
 
+def median_or_none(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, spec, width):
+    return (spec % x) if x is not None else "-".rjust(width)
+
+
+def one_round(a, t, samples):
+    """llama.cpp's decode and prefill runs, then ponder's (unless --peer-only)."""
+    _, l_dec = llama_run(a.peer, a.gguf, t, a.ctx, a.gen)
+    l_pre, _ = llama_run(a.peer, a.gguf, t, a.prompt, 4)
+    p = {} if a.peer_only else ponder_run(a.ponder, a.model, t, a.ctx, a.prompt, a.gen,
+                                            a.ponder_arg)
+    s = samples[t]
+    s["l_dec"].append(l_dec)
+    s["l_pre"].append(l_pre)
+    s["p_dec"].append(p.get("decode_tok_s"))
+    s["p_pre"].append(p.get("prefill_tok_s"))
+    s["verify"].append(p.get("mtp_verify_cost"))
+    s["share"].append((p.get("decode") or [{}])[0].get("probe_share"))
+    return p
+
+
+def print_table(a, threads, samples):
+    print("medians of %d interleaved rounds; decode at context %d, prefill of %d tokens"
+          % (a.rounds, a.ctx, a.prompt))
+    print("%-8s %12s %12s %7s %14s %14s %7s %8s %8s" % (
+        "threads", "ponder dec", "llama dec", "ratio", "ponder pre", "llama pre", "ratio",
+        "probe%", "verify"))
+    for t in threads:
+        s = samples[t]
+        pd, ld = median_or_none(s["p_dec"]), median_or_none(s["l_dec"])
+        pp, lp = median_or_none(s["p_pre"]), median_or_none(s["l_pre"])
+        share, verify = median_or_none(s["share"]), median_or_none(s["verify"])
+        print("%-8d %12s %12.2f %7s %14s %14.1f %7s %8s %8s" % (
+            t, fmt(pd, "%12.2f", 12), ld, fmt(pd and pd / ld, "%6.2fx", 7),
+            fmt(pp, "%14.1f", 14), lp, fmt(pp and pp / lp, "%6.2fx", 7),
+            fmt(share and 100 * share, "%7.0f%%", 8), fmt(verify, "%7.2fx", 8)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-m", "--model", required=True, help="Hugging Face checkpoint folder")
-    ap.add_argument("-g", "--gguf", required=True, help="the same weights as GGUF")
+    ap.add_argument("-g", "--gguf", help="the same weights as GGUF (default: HF_DIR-q8_0.gguf,"
+                                         " converted when missing or stale)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="2,1", help="comma list (default 2,1)")
     ap.add_argument("--ctx", type=int, default=16, help="decode context (default 16)")
@@ -77,49 +157,41 @@ def main():
     ap.add_argument("--ponder", default=os.path.join(ROOT, "bin", "ponder"))
     ap.add_argument("--peer", default=os.path.join(os.environ.get("PEER", "/tmp/llamapeer"),
                                                    "llama_peer"))
+    ap.add_argument("--python", default="/usr/bin/python3" if os.access(
+        "/usr/bin/python3", os.X_OK) else sys.executable,
+                    help="python with numpy for the GGUF converters (default /usr/bin/python3)")
+    ap.add_argument("--peer-only", action="store_true", help="time llama.cpp only")
     ap.add_argument("--ponder-arg", action="append", default=[],
                     help="extra argument for ponder bench (repeat), e.g. --ponder-arg=--head"
                          " --ponder-arg=fp8")
     ap.add_argument("--json", action="store_true", help="also print every sample as JSON")
     a = ap.parse_args()
-    for path, what in ((a.ponder, "ponder (make)"), (a.peer, "llama_peer (build.sh)")):
+    tools = [(a.peer, "llama_peer (build.sh)")]
+    if not a.peer_only:
+        tools.append((a.ponder, "ponder (make)"))
+    for path, what in tools:
         if not os.access(path, os.X_OK):
             sys.exit("peer_bench: %s not found at %s" % (what, path))
     if a.prompt > 4096 or a.ctx > 4096:
         sys.exit("peer_bench: llama_peer takes prompts of at most 4096 tokens")
+    if not a.gguf:
+        a.gguf = os.path.normpath(a.model) + "-q8_0.gguf"
+    ensure_gguf(a.model, a.gguf, a.python)
     threads = [int(t) for t in a.threads.split(",")]
     samples = {t: {k: [] for k in ("l_dec", "l_pre", "p_dec", "p_pre", "verify", "share")}
                for t in threads}
     for r in range(a.rounds):
         for t in threads:
-            _, l_dec = llama_run(a.peer, a.gguf, t, a.ctx, a.gen)
-            l_pre, _ = llama_run(a.peer, a.gguf, t, a.prompt, 4)
-            p = ponder_run(a.ponder, a.model, t, a.ctx, a.prompt, a.gen, a.ponder_arg)
+            p = one_round(a, t, samples)
             s = samples[t]
-            s["l_dec"].append(l_dec)
-            s["l_pre"].append(l_pre)
-            s["p_dec"].append(p["decode_tok_s"])
-            s["p_pre"].append(p["prefill_tok_s"])
-            s["verify"].append(p["mtp_verify_cost"])
-            s["share"].append(p["decode"][0]["probe_share"])
-            print("round %d, %d thread%s: decode ponder %.2f llama.cpp %.2f tok/s; prefill "
-                  "ponder %.1f llama.cpp %.1f tok/s" % (r + 1, t, "" if t == 1 else "s",
-                                                       p["decode_tok_s"], l_dec,
-                                                       p["prefill_tok_s"], l_pre),
+            print("round %d, %d thread%s: decode ponder %s llama.cpp %.2f tok/s; prefill "
+                  "ponder %s llama.cpp %.1f tok/s" % (
+                      r + 1, t, "" if t == 1 else "s", fmt(p.get("decode_tok_s"), "%.2f", 1),
+                      s["l_dec"][-1], fmt(p.get("prefill_tok_s"), "%.1f", 1), s["l_pre"][-1]),
                   file=sys.stderr, flush=True)
-    med = statistics.median
-    print("medians of %d interleaved rounds; decode at context %d, prefill of %d tokens"
-          % (a.rounds, a.ctx, a.prompt))
-    print("%-8s %12s %12s %7s %14s %14s %7s %8s %8s" % (
-        "threads", "ponder dec", "llama dec", "ratio", "ponder pre", "llama pre", "ratio",
-        "probe%", "verify"))
-    for t in threads:
-        s = samples[t]
-        pd, ld, pp, lp = med(s["p_dec"]), med(s["l_dec"]), med(s["p_pre"]), med(s["l_pre"])
-        print("%-8d %12.2f %12.2f %6.2fx %14.1f %14.1f %6.2fx %7.0f%% %7.2fx" % (
-            t, pd, ld, pd / ld, pp, lp, pp / lp, 100 * med(s["share"]), med(s["verify"])))
+    print_table(a, threads, samples)
     if a.json:
-        print(json.dumps({"ctx": a.ctx, "prompt": a.prompt, "samples": samples}))
+        print(json.dumps({"ctx": a.ctx, "prompt": a.prompt, "gguf": a.gguf, "samples": samples}))
 
 
 if __name__ == "__main__":

@@ -1,25 +1,38 @@
 /*
- * synth_checkpoint.c — writes a random-weight DeepSeek checkpoint at real shapes, in
- * the exact Hugging Face layout: config.json, sharded safetensors with
- * model.safetensors.index.json, and a tokenizer. Benchmarks and tests use it so that
- * nothing large is committed and nothing is downloaded. Run it as tools/synth-checkpoint,
- * which builds it first; --help lists the options.
+ * synth_checkpoint.c — writes a random-weight checkpoint at real shapes, in the exact
+ * Hugging Face layout: config.json, sharded safetensors with model.safetensors.index.json,
+ * and a tokenizer. Benchmarks and tests use it so that nothing large is committed and
+ * nothing is downloaded. Run it as tools/synth-checkpoint, which builds it first; --help
+ * lists the options.
  *
+ * DeepSeek shapes (MLA attention, MoE):
  * v2-lite: DeepSeek-V2-Lite's shape (hidden 2048, 64 routed experts of 1408, 6 active,
  * 2 shared, kv_lora 512, no q-LoRA, vocab 102400, softmax routing), 10 layers by default.
  * v3: DeepSeek-V3's (hidden 7168, 256 experts of 2048, 8 active in 8 groups, q_lora 1536,
- * vocab 129280, sigmoid routing), 4 layers (3 dense) by default. --set overrides an
- * integer field of config.json (tests shrink the shapes this way); tensor shapes follow
- * the final config, which must pass ponder's own config checks before anything is
- * written. Unless --dense or --set first_k_dense_replace says otherwise, at least one
- * layer stays MoE: v3 with --layers 2 gets 1 dense layer, not an invalid 3.
+ * vocab 129280, sigmoid routing), 4 layers (3 dense) by default. Unless --dense or --set
+ * first_k_dense_replace says otherwise, at least one layer stays MoE: v3 with --layers 2
+ * gets 1 dense layer, not an invalid 3.
  *
- * Matrices are FP8 e4m3 with 128x128 weight_scale_inv blocks, as DeepSeek ships them;
- * embeddings, the LM head, the router and norms are BF16 (the router's bias F32). Values
- * are uniform with a standard deviation of 1/sqrt(fan-in), so activations keep their
- * size through the layers. Each tensor's values depend only on its name and the seed.
- * The tokenizer files are copied from --tokenizer (default models/demo): ponder's own,
- * smaller than the vocabulary; benchmarks feed token ids. Its ids must fit vocab_size.
+ * Dense shapes (GQA attention, SwiGLU MLP), the DeepSeek-R1 distills at full depth:
+ * qwen2-1.5b, qwen2-7b: Qwen2ForCausalLM (q/k/v biases), DeepSeek-R1-Distill-Qwen-1.5B
+ * and -7B; llama3-8b: LlamaForCausalLM with llama3 rope scaling, DeepSeek-R1-Distill-
+ * Llama-8B; qwen3-8b: Qwen3ForCausalLM (per-head q_norm/k_norm, head_dim 128, YaRN),
+ * DeepSeek-R1-0528-Qwen3-8B. Their config.json has the key set of the published one (and
+ * of ../shared/fixtures/models/tiny-*), bos/eos ids 0/1 as the demo tokenizer has them.
+ *
+ * --set overrides an integer field of config.json, or a boolean one as 0/1 (tests shrink
+ * the shapes this way); tensor shapes follow the final config, which must pass ponder's
+ * own config checks before anything is written.
+ *
+ * DeepSeek matrices are FP8 e4m3 with 128x128 weight_scale_inv blocks, as DeepSeek ships
+ * them; embeddings, the LM head, the router and norms are BF16 (the router's bias F32).
+ * Dense shapes are BF16 throughout, as published; with --fp8 their projection and MLP
+ * matrices are FP8 the DeepSeek way (quantization_config added) while embeddings, the LM
+ * head, norms and biases stay BF16. Values are uniform with a standard deviation of
+ * 1/sqrt(fan-in), so activations keep their size through the layers; norms are ones.
+ * Each tensor's values depend only on its name and the seed. The tokenizer files are
+ * copied from --tokenizer (default models/demo): ponder's own, smaller than every
+ * vocabulary; benchmarks feed token ids. Its ids must fit vocab_size.
  *
  * OUT_DIR must be new or empty. A run that fails (disk full, a signal) removes what it
  * wrote, and config.json is written last, so a checkpoint that did not finish never
@@ -42,6 +55,7 @@
 #include <jansson.h>
 
 #include "engine/config.h"
+#include "engine/st_write.h"
 #include "engine/tokenizer.h"
 #include "kernels/kern.h"
 
@@ -131,6 +145,18 @@ static void add_fp8(struct plan *p, const char *prefix, size_t rows, size_t cols
 	    (cols + KERN_FP8_BLOCK - 1) / KERN_FP8_BLOCK, 1.0 / sqrt((double)cols));
 }
 
+/* "<prefix>.weight" [rows][cols]: FP8 with its scale blocks, or BF16. */
+static void add_matrix(struct plan *p, const char *prefix, size_t rows, size_t cols, bool fp8)
+{
+	if (fp8) {
+		add_fp8(p, prefix, rows, cols);
+		return;
+	}
+	char n[160];
+	snprintf(n, sizeof n, "%s.weight", prefix);
+	add(p, n, "BF16", rows, cols, 1.0 / sqrt((double)cols));
+}
+
 static void add_norm(struct plan *p, const char *name, size_t dim)
 {
 	add(p, name, "BF16", 0, dim, 0);
@@ -142,15 +168,15 @@ static long long cfg_int(json_t *cfg, const char *key)
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static void add_mlp(struct plan *p, const char *prefix, size_t dim, size_t inter)
+static void add_mlp(struct plan *p, const char *prefix, size_t dim, size_t inter, bool fp8)
 {
 	char n[200];
 	snprintf(n, sizeof n, "%s.gate_proj", prefix);
-	add_fp8(p, n, inter, dim);
+	add_matrix(p, n, inter, dim, fp8);
 	snprintf(n, sizeof n, "%s.up_proj", prefix);
-	add_fp8(p, n, inter, dim);
+	add_matrix(p, n, inter, dim, fp8);
 	snprintf(n, sizeof n, "%s.down_proj", prefix);
-	add_fp8(p, n, dim, inter);
+	add_matrix(p, n, dim, inter, fp8);
 }
 
 /* One decoder layer, index li, MoE unless li < first_k_dense_replace. */
@@ -191,7 +217,7 @@ static void add_layer(struct plan *p, json_t *cfg, long long li)
 
 	if (li < cfg_int(cfg, "first_k_dense_replace")) {
 		snprintf(n, sizeof n, "%s.mlp", l);
-		add_mlp(p, n, D, (size_t)cfg_int(cfg, "intermediate_size"));
+		add_mlp(p, n, D, (size_t)cfg_int(cfg, "intermediate_size"), true);
 		return;
 	}
 	snprintf(n, sizeof n, "%s.mlp.gate.weight", l);
@@ -202,16 +228,96 @@ static void add_layer(struct plan *p, json_t *cfg, long long li)
 	}
 	for (size_t e = 0; e < E; e++) {
 		snprintf(n, sizeof n, "%s.mlp.experts.%zu", l, e);
-		add_mlp(p, n, D, mi);
+		add_mlp(p, n, D, mi, true);
 	}
 	if (cfg_int(cfg, "n_shared_experts")) {
 		snprintf(n, sizeof n, "%s.mlp.shared_experts", l);
-		add_mlp(p, n, D, mi * (size_t)cfg_int(cfg, "n_shared_experts"));
+		add_mlp(p, n, D, mi * (size_t)cfg_int(cfg, "n_shared_experts"), true);
 	}
+}
+
+static bool cfg_true(json_t *cfg, const char *key)
+{
+	return json_is_true(json_object_get(cfg, key));
+}
+
+static bool is_deepseek(json_t *cfg)
+{
+	return json_object_get(cfg, "kv_lora_rank") != NULL;
+}
+
+/* One projection's bias, "<prefix>.bias" [n], BF16. A standard deviation of 0.5 next to
+   projections of about 1 keeps its effect visible in the logits. */
+static void add_bias(struct plan *p, const char *prefix, size_t n)
+{
+	char name[200];
+	snprintf(name, sizeof name, "%s.bias", prefix);
+	add(p, name, "BF16", 0, n, 0.5);
+}
+
+/* One dense decoder layer: GQA attention with H query and KV key/value heads of hd
+   values, q/k/v biases for Qwen2 (always, as its modeling code has them) or where
+   attention_bias says so (then o_proj has one too, as Llama and Qwen3 do it), per-head
+   q_norm/k_norm for Qwen3; then a SwiGLU MLP. */
+static void add_gqa_layer(struct plan *p, json_t *cfg, long long li, bool fp8)
+{
+	size_t D = (size_t)cfg_int(cfg, "hidden_size"), H = (size_t)cfg_int(cfg, "num_attention_heads");
+	size_t KV = (size_t)cfg_int(cfg, "num_key_value_heads");
+	size_t hd = cfg_int(cfg, "head_dim") > 0 ? (size_t)cfg_int(cfg, "head_dim") : D / H;
+	const char *mt = json_string_value(json_object_get(cfg, "model_type"));
+	bool qkv_bias = !strcmp(mt, "qwen2") || cfg_true(cfg, "attention_bias");
+	static const char *const proj[] = {"q_proj", "k_proj", "v_proj"};
+	char l[64], n[200];
+	snprintf(l, sizeof l, "model.layers.%lld", li);
+
+	snprintf(n, sizeof n, "%s.input_layernorm.weight", l);
+	add_norm(p, n, D);
+	for (int k = 0; k < 3; k++) {
+		size_t rows = (k == 0 ? H : KV) * hd;
+		snprintf(n, sizeof n, "%s.self_attn.%s", l, proj[k]);
+		add_matrix(p, n, rows, D, fp8);
+		if (qkv_bias)
+			add_bias(p, n, rows);
+	}
+	snprintf(n, sizeof n, "%s.self_attn.o_proj", l);
+	add_matrix(p, n, D, H * hd, fp8);
+	if (cfg_true(cfg, "attention_bias"))
+		add_bias(p, n, D);
+	if (!strcmp(mt, "qwen3")) {
+		snprintf(n, sizeof n, "%s.self_attn.q_norm.weight", l);
+		add_norm(p, n, hd);
+		snprintf(n, sizeof n, "%s.self_attn.k_norm.weight", l);
+		add_norm(p, n, hd);
+	}
+	snprintf(n, sizeof n, "%s.post_attention_layernorm.weight", l);
+	add_norm(p, n, D);
+	snprintf(n, sizeof n, "%s.mlp", l);
+	add_mlp(p, n, D, (size_t)cfg_int(cfg, "intermediate_size"), fp8);
+}
+
+/* A dense model: FP8 matrices when config.json has a quantization_config, else BF16.
+   Tied embeddings: no lm_head.weight, and the embeddings take the LM head's standard
+   deviation (the first norm rescales them anyway), else every logit would be dominated
+   by the input token's own embedding. */
+static void plan_dense(struct plan *p, json_t *cfg)
+{
+	size_t D = (size_t)cfg_int(cfg, "hidden_size"), V = (size_t)cfg_int(cfg, "vocab_size");
+	bool fp8 = json_object_get(cfg, "quantization_config") != NULL;
+	bool tied = cfg_true(cfg, "tie_word_embeddings");
+	add(p, "model.embed_tokens.weight", "BF16", V, D, tied ? 1.0 / sqrt((double)D) : 1.0);
+	for (long long li = 0; li < cfg_int(cfg, "num_hidden_layers"); li++)
+		add_gqa_layer(p, cfg, li, fp8);
+	add_norm(p, "model.norm.weight", D);
+	if (!tied)
+		add(p, "lm_head.weight", "BF16", V, D, 1.0 / sqrt((double)D));
 }
 
 static void plan_model(struct plan *p, json_t *cfg)
 {
+	if (!is_deepseek(cfg)) {
+		plan_dense(p, cfg);
+		return;
+	}
 	size_t D = (size_t)cfg_int(cfg, "hidden_size"), V = (size_t)cfg_int(cfg, "vocab_size");
 	long long L = cfg_int(cfg, "num_hidden_layers");
 	add(p, "model.embed_tokens.weight", "BF16", V, D, 1.0);
@@ -319,39 +425,40 @@ static void close_checked(FILE *f, const char *path)
 		die("writing %s failed: %s", path, strerror(errno ? errno : EIO));
 }
 
+static enum st_dtype st_dtype_of(const char *dtype)
+{
+	return !strcmp(dtype, "F8_E4M3") ? ST_F8_E4M3 : !strcmp(dtype, "BF16") ? ST_BF16 : ST_F32;
+}
+
+/* One shard through the shared safetensors writer (engine/st_write.h), its tensors in
+   plan order. */
 static void write_shard(const char *dir, const struct plan *p, int shard, int shards,
 			uint64_t seed)
 {
-	json_t *hdr = json_object();
-	json_object_set_new(hdr, "__metadata__", json_pack("{s:s}", "format", "pt"));
+	struct st_wtensor *wt = calloc(p->n ? p->n : 1, sizeof *wt);
+	if (!wt)
+		die("out of memory");
+	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct tensor *t = &p->t[i];
 		if (t->shard != shard)
 			continue;
-		json_t *shape = t->rows ? json_pack("[I,I]", (json_int_t)t->rows, (json_int_t)t->cols)
-					: json_pack("[I]", (json_int_t)t->cols);
-		json_object_set_new(hdr, t->name, json_pack("{s:s,s:o,s:[I,I]}", "dtype", t->dtype,
-				    "shape", shape, "data_offsets", (json_int_t)t->offset,
-				    (json_int_t)(t->offset + tensor_bytes(t))));
+		struct st_wtensor *w = &wt[n++];
+		w->name = t->name;
+		w->dtype = st_dtype_of(t->dtype);
+		w->ndim = t->rows ? 2 : 1;
+		w->shape[0] = t->rows ? t->rows : t->cols;
+		w->shape[1] = t->cols;
 	}
-	char *text = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(hdr);
-	if (!text)
-		die("out of memory");
-	size_t len = strlen(text), padded = (len + 7) / 8 * 8;
 
 	char path[4096], name[48];
 	shard_name(name, sizeof name, shard, shards);
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		die("cannot create %s: %s", path, strerror(errno));
-	uint64_t hl = padded;
-	fwrite(&hl, 8, 1, f);
-	fwrite(text, 1, len, f);
-	for (size_t k = len; k < padded; k++)
-		fputc(' ', f);
-	free(text);
+	struct err e = {0};
+	struct st_writer *w = NULL;
+	if (st_writer_open(path, wt, n, &w, &e))
+		die("%s", e.msg);
+	free(wt);
 
 	static uint8_t buf[1 << 20];
 	for (size_t i = 0; i < p->n; i++) {
@@ -362,12 +469,15 @@ static void write_shard(const char *dir, const struct plan *p, int shard, int sh
 		for (size_t left = tensor_bytes(t); left;) {
 			size_t now = left < sizeof buf ? left : sizeof buf;
 			fill(t, buf, now, &rng);
-			if (fwrite(buf, 1, now, f) != now)
-				die("writing %s failed: %s", path, strerror(errno));
+			if (st_writer_put(w, buf, now, &e)) {
+				st_writer_abort(w);
+				die("%s", e.msg);
+			}
 			left -= now;
 		}
 	}
-	close_checked(f, path);
+	if (st_writer_close(w, &e))
+		die("%s", e.msg);
 }
 
 /* Writes v to dir/name and drops the reference. */
@@ -404,73 +514,168 @@ static void copy_file(const char *from_dir, const char *to_dir, const char *name
 
 /* ---- shapes --------------------------------------------------------------------- */
 
-static json_t *shape_config(const char *shape)
+/* quantization_config of an FP8 checkpoint, as DeepSeek ships it. */
+static json_t *fp8_quant(void)
 {
-	json_t *quant = json_pack("{s:s,s:s,s:s,s:[i,i]}", "activation_scheme", "dynamic", "fmt",
-				  "e4m3", "quant_method", "fp8", "weight_block_size", 128, 128);
-	if (!strcmp(shape, "v2-lite"))
-		return json_pack("{s:[s],s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:i,s:n,"
-				 "s:i,s:i,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s,s:i,s:f,s:f,"
-				 "s:{s:s,s:f,s:i,s:i,s:i,s:f,s:f},s:b,s:i,s:i,s:b,s:s,s:o}",
-				 "architectures", "DeepseekV2ForCausalLM", "model_type", "deepseek_v2",
-				 "vocab_size", 102400, "hidden_size", 2048, "intermediate_size", 10944,
-				 "moe_intermediate_size", 1408, "num_hidden_layers", 10,
-				 "num_attention_heads", 16, "num_key_value_heads", 16,
-				 "n_shared_experts", 2, "n_routed_experts", 64,
-				 "routed_scaling_factor", 1.0, "kv_lora_rank", 512, "q_lora_rank",
-				 "qk_rope_head_dim", 64, "v_head_dim", 128, "qk_nope_head_dim", 128,
-				 "topk_method", "greedy", "n_group", 1, "topk_group", 1,
-				 "num_experts_per_tok", 6, "moe_layer_freq", 1, "first_k_dense_replace", 1,
-				 "norm_topk_prob", 0, "scoring_func", "softmax", "hidden_act", "silu",
-				 "max_position_embeddings", 163840, "rms_norm_eps", 1e-6, "rope_theta", 10000.0,
-				 "rope_scaling", "type", "yarn", "factor", 40.0,
-				 "original_max_position_embeddings", 4096, "beta_fast", 32, "beta_slow", 1,
-				 "mscale", 0.707, "mscale_all_dim", 0.707,
-				 "tie_word_embeddings", 0, "bos_token_id", 0, "eos_token_id", 1,
-				 "attention_bias", 0, "torch_dtype", "bfloat16", "quantization_config", quant);
-	if (!strcmp(shape, "v3"))
-		return json_pack("{s:[s],s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:i,s:i,"
-				 "s:i,s:i,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s,s:i,s:f,s:f,"
-				 "s:{s:s,s:f,s:i,s:i,s:i,s:f,s:f},s:b,s:i,s:i,s:b,s:s,s:o}",
-				 "architectures", "DeepseekV3ForCausalLM", "model_type", "deepseek_v3",
-				 "vocab_size", 129280, "hidden_size", 7168, "intermediate_size", 18432,
-				 "moe_intermediate_size", 2048, "num_hidden_layers", 4,
-				 "num_nextn_predict_layers", 0, "num_attention_heads", 128,
-				 "num_key_value_heads", 128, "n_shared_experts", 1, "n_routed_experts", 256,
-				 "routed_scaling_factor", 2.5, "kv_lora_rank", 512, "q_lora_rank", 1536,
-				 "qk_rope_head_dim", 64, "v_head_dim", 128, "qk_nope_head_dim", 128,
-				 "topk_method", "noaux_tc", "n_group", 8, "topk_group", 4,
-				 "num_experts_per_tok", 8, "moe_layer_freq", 1, "first_k_dense_replace", 3,
-				 "norm_topk_prob", 1, "scoring_func", "sigmoid", "hidden_act", "silu",
-				 "max_position_embeddings", 163840, "rms_norm_eps", 1e-6, "rope_theta", 10000.0,
-				 "rope_scaling", "type", "yarn", "factor", 40.0,
-				 "original_max_position_embeddings", 4096, "beta_fast", 32, "beta_slow", 1,
-				 "mscale", 1.0, "mscale_all_dim", 1.0,
-				 "tie_word_embeddings", 0, "bos_token_id", 0, "eos_token_id", 1,
-				 "attention_bias", 0, "torch_dtype", "bfloat16", "quantization_config", quant);
-	json_decref(quant);
+	return json_pack("{s:s,s:s,s:s,s:[i,i]}", "activation_scheme", "dynamic", "fmt", "e4m3",
+			 "quant_method", "fp8", "weight_block_size", KERN_FP8_BLOCK, KERN_FP8_BLOCK);
+}
+
+static json_t *v2_lite_config(void)
+{
+	return json_pack("{s:[s],s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:i,s:n,"
+			 "s:i,s:i,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s,s:i,s:f,s:f,"
+			 "s:{s:s,s:f,s:i,s:i,s:i,s:f,s:f},s:b,s:i,s:i,s:b,s:s,s:o}",
+			 "architectures", "DeepseekV2ForCausalLM", "model_type", "deepseek_v2",
+			 "vocab_size", 102400, "hidden_size", 2048, "intermediate_size", 10944,
+			 "moe_intermediate_size", 1408, "num_hidden_layers", 10,
+			 "num_attention_heads", 16, "num_key_value_heads", 16,
+			 "n_shared_experts", 2, "n_routed_experts", 64,
+			 "routed_scaling_factor", 1.0, "kv_lora_rank", 512, "q_lora_rank",
+			 "qk_rope_head_dim", 64, "v_head_dim", 128, "qk_nope_head_dim", 128,
+			 "topk_method", "greedy", "n_group", 1, "topk_group", 1,
+			 "num_experts_per_tok", 6, "moe_layer_freq", 1, "first_k_dense_replace", 1,
+			 "norm_topk_prob", 0, "scoring_func", "softmax", "hidden_act", "silu",
+			 "max_position_embeddings", 163840, "rms_norm_eps", 1e-6, "rope_theta", 10000.0,
+			 "rope_scaling", "type", "yarn", "factor", 40.0,
+			 "original_max_position_embeddings", 4096, "beta_fast", 32, "beta_slow", 1,
+			 "mscale", 0.707, "mscale_all_dim", 0.707,
+			 "tie_word_embeddings", 0, "bos_token_id", 0, "eos_token_id", 1,
+			 "attention_bias", 0, "torch_dtype", "bfloat16", "quantization_config", fp8_quant());
+}
+
+static json_t *v3_config(void)
+{
+	return json_pack("{s:[s],s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:i,s:i,"
+			 "s:i,s:i,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s,s:i,s:f,s:f,"
+			 "s:{s:s,s:f,s:i,s:i,s:i,s:f,s:f},s:b,s:i,s:i,s:b,s:s,s:o}",
+			 "architectures", "DeepseekV3ForCausalLM", "model_type", "deepseek_v3",
+			 "vocab_size", 129280, "hidden_size", 7168, "intermediate_size", 18432,
+			 "moe_intermediate_size", 2048, "num_hidden_layers", 4,
+			 "num_nextn_predict_layers", 0, "num_attention_heads", 128,
+			 "num_key_value_heads", 128, "n_shared_experts", 1, "n_routed_experts", 256,
+			 "routed_scaling_factor", 2.5, "kv_lora_rank", 512, "q_lora_rank", 1536,
+			 "qk_rope_head_dim", 64, "v_head_dim", 128, "qk_nope_head_dim", 128,
+			 "topk_method", "noaux_tc", "n_group", 8, "topk_group", 4,
+			 "num_experts_per_tok", 8, "moe_layer_freq", 1, "first_k_dense_replace", 3,
+			 "norm_topk_prob", 1, "scoring_func", "sigmoid", "hidden_act", "silu",
+			 "max_position_embeddings", 163840, "rms_norm_eps", 1e-6, "rope_theta", 10000.0,
+			 "rope_scaling", "type", "yarn", "factor", 40.0,
+			 "original_max_position_embeddings", 4096, "beta_fast", 32, "beta_slow", 1,
+			 "mscale", 1.0, "mscale_all_dim", 1.0,
+			 "tie_word_embeddings", 0, "bos_token_id", 0, "eos_token_id", 1,
+			 "attention_bias", 0, "torch_dtype", "bfloat16", "quantization_config", fp8_quant());
+}
+
+/* Qwen2ForCausalLM: the DeepSeek-R1-Distill-Qwen config.json keys (rope_theta 10000,
+   131072 positions, sliding window off). */
+static json_t *qwen2_config(int hidden, int heads, int kv_heads, int inter, int vocab,
+			    int window_layers)
+{
+	return json_pack("{s:[s],s:f,s:i,s:i,s:s,s:i,s:f,s:i,s:i,s:i,s:s,s:i,s:i,s:i,s:f,s:f,"
+			 "s:i,s:b,s:s,s:s,s:b,s:b,s:b,s:i}",
+			 "architectures", "Qwen2ForCausalLM", "attention_dropout", 0.0,
+			 "bos_token_id", 0, "eos_token_id", 1, "hidden_act", "silu",
+			 "hidden_size", hidden, "initializer_range", 0.02, "intermediate_size", inter,
+			 "max_position_embeddings", 131072, "max_window_layers", window_layers,
+			 "model_type", "qwen2", "num_attention_heads", heads, "num_hidden_layers", 28,
+			 "num_key_value_heads", kv_heads, "rms_norm_eps", 1e-6, "rope_theta", 10000.0,
+			 "sliding_window", 4096, "tie_word_embeddings", 0, "torch_dtype", "bfloat16",
+			 "transformers_version", "4.44.0", "use_cache", 1, "use_mrope", 0,
+			 "use_sliding_window", 0, "vocab_size", vocab);
+}
+
+static json_t *qwen2_1_5b_config(void) { return qwen2_config(1536, 12, 2, 8960, 151936, 21); }
+static json_t *qwen2_7b_config(void) { return qwen2_config(3584, 28, 4, 18944, 152064, 28); }
+
+/* LlamaForCausalLM: DeepSeek-R1-Distill-Llama-8B (Llama 3.1 8B, llama3 rope scaling). */
+static json_t *llama3_8b_config(void)
+{
+	return json_pack("{s:[s],s:b,s:f,s:i,s:i,s:s,s:i,s:f,s:i,s:i,s:b,s:s,s:i,s:i,s:i,s:i,s:f,"
+			 "s:{s:f,s:f,s:f,s:i,s:s},s:f,s:b,s:s,s:s,s:b,s:i}",
+			 "architectures", "LlamaForCausalLM", "attention_bias", 0,
+			 "attention_dropout", 0.0, "bos_token_id", 0, "eos_token_id", 1,
+			 "hidden_act", "silu", "hidden_size", 4096, "initializer_range", 0.02,
+			 "intermediate_size", 14336, "max_position_embeddings", 131072, "mlp_bias", 0,
+			 "model_type", "llama", "num_attention_heads", 32, "num_hidden_layers", 32,
+			 "num_key_value_heads", 8, "pretraining_tp", 1, "rms_norm_eps", 1e-5,
+			 "rope_scaling", "factor", 8.0, "high_freq_factor", 4.0, "low_freq_factor", 1.0,
+			 "original_max_position_embeddings", 8192, "rope_type", "llama3",
+			 "rope_theta", 500000.0, "tie_word_embeddings", 0, "torch_dtype", "bfloat16",
+			 "transformers_version", "4.43.0.dev0", "use_cache", 1, "vocab_size", 128256);
+}
+
+/* Qwen3ForCausalLM: DeepSeek-R1-0528-Qwen3-8B (explicit head_dim, YaRN x4 over 32768). */
+static json_t *qwen3_8b_config(void)
+{
+	return json_pack("{s:[s],s:b,s:f,s:i,s:i,s:i,s:s,s:i,s:f,s:i,s:i,s:i,s:s,s:i,s:i,s:i,s:f,"
+			 "s:{s:f,s:f,s:i,s:s},s:f,s:n,s:b,s:s,s:s,s:b,s:b,s:i}",
+			 "architectures", "Qwen3ForCausalLM", "attention_bias", 0,
+			 "attention_dropout", 0.0, "bos_token_id", 0, "eos_token_id", 1, "head_dim", 128,
+			 "hidden_act", "silu", "hidden_size", 4096, "initializer_range", 0.02,
+			 "intermediate_size", 12288, "max_position_embeddings", 131072,
+			 "max_window_layers", 36, "model_type", "qwen3", "num_attention_heads", 32,
+			 "num_hidden_layers", 36, "num_key_value_heads", 8, "rms_norm_eps", 1e-6,
+			 "rope_scaling", "attn_factor", 0.8782488562869419, "factor", 4.0,
+			 "original_max_position_embeddings", 32768, "rope_type", "yarn",
+			 "rope_theta", 1000000.0, "sliding_window", "tie_word_embeddings", 0,
+			 "torch_dtype", "bfloat16", "transformers_version", "4.51.0", "use_cache", 1,
+			 "use_sliding_window", 0, "vocab_size", 151936);
+}
+
+/* The shapes --shape names; deepseek: MLA + MoE, FP8 always, --dense and --mtp apply. */
+static const struct shape {
+	const char *name;
+	json_t *(*config)(void);
+	bool deepseek;
+} shapes[] = {
+	{"v2-lite", v2_lite_config, true},
+	{"v3", v3_config, true},
+	{"qwen2-1.5b", qwen2_1_5b_config, false},
+	{"qwen2-7b", qwen2_7b_config, false},
+	{"llama3-8b", llama3_8b_config, false},
+	{"qwen3-8b", qwen3_8b_config, false},
+};
+#define N_SHAPES (sizeof shapes / sizeof *shapes)
+#define SHAPE_NAMES "v2-lite, v3, qwen2-1.5b, qwen2-7b, llama3-8b or qwen3-8b"
+
+static const struct shape *find_shape(const char *name)
+{
+	for (size_t i = 0; i < N_SHAPES; i++)
+		if (!strcmp(shapes[i].name, name))
+			return &shapes[i];
 	return NULL;
 }
 
 /* ---- command line --------------------------------------------------------------- */
 
 static const char usage_text[] =
-	"usage: synth-checkpoint [--shape v2-lite|v3] [--layers N] [--dense N] [--mtp]\n"
+	"usage: synth-checkpoint [--shape NAME] [--layers N] [--dense N] [--mtp] [--fp8]\n"
 	"                        [--set KEY=INT]... [--shard-mb MB] [--seed S]\n"
 	"                        [--tokenizer DIR] OUT_DIR\n";
 
 static void __attribute__((noreturn)) help(void)
 {
 	fputs(usage_text, stdout);
-	fputs("Writes a random-weight DeepSeek checkpoint (FP8, Hugging Face layout) into OUT_DIR,\n"
-	      "which must be new or empty.\n"
-	      "  --shape S        v2-lite (DeepSeek-V2-Lite, 10 layers; the default) or v3\n"
-	      "                   (DeepSeek-V3, 4 layers)\n"
+	fputs("Writes a random-weight checkpoint at a real model's shape, in the Hugging Face\n"
+	      "layout, into OUT_DIR, which must be new or empty.\n"
+	      "  --shape NAME     DeepSeek, MLA + MoE, FP8:\n"
+	      "                     v2-lite     DeepSeek-V2-Lite, 10 layers (the default)\n"
+	      "                     v3          DeepSeek-V3, 4 layers\n"
+	      "                   dense GQA, BF16 (FP8 with --fp8), the DeepSeek-R1 distills:\n"
+	      "                     qwen2-1.5b  DeepSeek-R1-Distill-Qwen-1.5B, 28 layers\n"
+	      "                     qwen2-7b    DeepSeek-R1-Distill-Qwen-7B, 28 layers\n"
+	      "                     llama3-8b   DeepSeek-R1-Distill-Llama-8B, 32 layers\n"
+	      "                     qwen3-8b    DeepSeek-R1-0528-Qwen3-8B, 36 layers\n"
 	      "  --layers N       decoder layers (num_hidden_layers)\n"
-	      "  --dense N        the first N layers have a dense MLP (first_k_dense_replace);\n"
-	      "                   default the shape's (v2-lite 1, v3 3), at most layers - 1\n"
-	      "  --mtp            add the multi-token-prediction layer\n"
-	      "  --set KEY=INT    override an integer field of config.json; repeatable\n"
+	      "  --dense N        DeepSeek shapes: the first N layers have a dense MLP\n"
+	      "                   (first_k_dense_replace); default the shape's (v2-lite 1, v3 3),\n"
+	      "                   at most layers - 1\n"
+	      "  --mtp            DeepSeek shapes: add the multi-token-prediction layer\n"
+	      "  --fp8            dense shapes: FP8 e4m3 matrices with 128x128 weight_scale_inv\n"
+	      "                   blocks and a quantization_config (DeepSeek shapes always are)\n"
+	      "  --set KEY=INT    override an integer field of config.json, or a boolean one\n"
+	      "                   with 0 or 1 (tie_word_embeddings=1); repeatable\n"
 	      "  --shard-mb MB    largest shard in MiB (default 4000); a tensor never splits\n"
 	      "  --seed S         random seed (default 1): the same seed writes the same bytes\n"
 	      "  --tokenizer DIR  copy tokenizer.json (and tokenizer_config.json) from DIR\n"
@@ -501,22 +706,41 @@ static long long parse_int(const char *s, const char *what, long long max)
 	return v;
 }
 
-/* --set KEY=INT may change only a field that the shape's config.json has as an integer
-   (or as null: v2-lite's q_lora_rank), so a typo cannot pass unnoticed. */
-static void check_set_key(json_t *cfg, const char *shape, const char *key)
+/* A field --set may change: an integer, a null (v2-lite's q_lora_rank) or a boolean. */
+static bool settable(json_t *v)
 {
-	json_t *v = json_object_get(cfg, key);
-	if (v && (json_is_integer(v) || json_is_null(v)))
-		return;
-	char keys[2048] = "";
-	size_t k = 0;
-	const char *name;
-	json_t *x;
-	json_object_foreach(cfg, name, x)
-		if ((json_is_integer(x) || json_is_null(x)) && k < sizeof keys)
-			k += (size_t)snprintf(keys + k, sizeof keys - k, "%s%s", k ? ", " : "", name);
-	bad_usage("--set %s: not an integer field of the %s config.json; those are: %s", key,
-		  shape, keys);
+	return v && (json_is_integer(v) || json_is_null(v) || json_is_boolean(v));
+}
+
+/* Applies --set KEY=INT to cfg. Only a field that the shape's config.json has as an
+   integer, null or boolean may change, so a typo cannot pass unnoticed; a boolean takes
+   0 or 1 and stays a boolean. */
+static void apply_sets(json_t *cfg, const char *shape, json_t *sets)
+{
+	const char *key, *name;
+	json_t *val, *x;
+	json_object_foreach(sets, key, val) {
+		json_t *v = json_object_get(cfg, key);
+		if (settable(v) && !json_is_boolean(v)) {
+			json_object_set(cfg, key, val);
+			continue;
+		}
+		if (settable(v)) {
+			if (json_integer_value(val) > 1)
+				bad_usage("--set %s: a boolean, 0 or 1, got %lld", key,
+					  (long long)json_integer_value(val));
+			json_object_set_new(cfg, key, json_boolean(json_integer_value(val)));
+			continue;
+		}
+		char keys[2048] = "";
+		size_t k = 0;
+		json_object_foreach(cfg, name, x)
+			if (settable(x) && k < sizeof keys)
+				k += (size_t)snprintf(keys + k, sizeof keys - k, "%s%s", k ? ", " : "",
+						      name);
+		bad_usage("--set %s: not an integer or boolean field of the %s config.json; those "
+			  "are: %s", key, shape, keys);
+	}
 }
 
 /* ---- output folder -------------------------------------------------------------- */
@@ -564,24 +788,30 @@ static void prepare_out(const char *out, const char *const *names, size_t n)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
-int main(int argc, char **argv)
+/* What the command line asked for. */
+struct opts {
+	const char *shape, *tok_dir, *out;
+	long long layers, dense, shard_mb, seed; /* layers, dense: -1 for the shape's */
+	bool mtp, fp8;
+	json_t *sets; /* --set KEY=INT, in order */
+};
+
+static void parse_args(int argc, char **argv, struct opts *o)
 {
-	const char *shape = "v2-lite", *tok_dir = "models/demo", *out = NULL;
-	long long layers = -1, dense = -1, shard_mb = 4000, seed = 1;
-	bool mtp = false;
-	json_t *sets = json_object();
+	*o = (struct opts){.shape = "v2-lite", .tok_dir = "models/demo", .layers = -1,
+			   .dense = -1, .shard_mb = 4000, .seed = 1, .sets = json_object()};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			help();
-		if (!strcmp(a, "--mtp")) {
-			mtp = true;
+		if (!strcmp(a, "--mtp") || !strcmp(a, "--fp8")) {
+			*(a[2] == 'm' ? &o->mtp : &o->fp8) = true;
 			continue;
 		}
 		if (a[0] != '-') {
-			if (out)
-				bad_usage("one OUT_DIR only, got '%s' and '%s'", out, a);
-			out = a;
+			if (o->out)
+				bad_usage("one OUT_DIR only, got '%s' and '%s'", o->out, a);
+			o->out = a;
 			continue;
 		}
 		if (strcmp(a, "--shape") && strcmp(a, "--layers") && strcmp(a, "--dense") &&
@@ -592,17 +822,17 @@ int main(int argc, char **argv)
 			bad_usage("%s needs a value", a);
 		i++;
 		if (!strcmp(a, "--shape")) {
-			shape = v;
+			o->shape = v;
 		} else if (!strcmp(a, "--layers")) {
-			layers = parse_int(v, "--layers", 1024);
+			o->layers = parse_int(v, "--layers", 1024);
 		} else if (!strcmp(a, "--dense")) {
-			dense = parse_int(v, "--dense", 1024);
+			o->dense = parse_int(v, "--dense", 1024);
 		} else if (!strcmp(a, "--shard-mb")) {
-			shard_mb = parse_int(v, "--shard-mb", 1 << 20);
+			o->shard_mb = parse_int(v, "--shard-mb", 1 << 20);
 		} else if (!strcmp(a, "--seed")) {
-			seed = parse_int(v, "--seed", LLONG_MAX);
+			o->seed = parse_int(v, "--seed", LLONG_MAX);
 		} else if (!strcmp(a, "--tokenizer")) {
-			tok_dir = v;
+			o->tok_dir = v;
 		} else {
 			const char *eq = strchr(v, '=');
 			if (!eq || eq == v || eq - v >= 128)
@@ -610,36 +840,66 @@ int main(int argc, char **argv)
 			char key[128], what[160];
 			snprintf(key, sizeof key, "%.*s", (int)(eq - v), v);
 			snprintf(what, sizeof what, "--set %s", key);
-			json_object_set_new(sets, key, json_integer(parse_int(eq + 1, what, 1LL << 40)));
+			json_object_set_new(o->sets, key,
+					    json_integer(parse_int(eq + 1, what, 1LL << 40)));
 		}
 	}
-	if (!out)
+	if (!o->out)
 		bad_usage("no OUT_DIR given");
-	if (layers == 0 || shard_mb == 0)
-		bad_usage("--%s must be at least 1", layers == 0 ? "layers" : "shard-mb");
-	json_t *cfg = shape_config(shape);
-	if (!cfg)
-		bad_usage("unknown --shape '%s': use v2-lite or v3", shape);
+	if (o->layers == 0 || o->shard_mb == 0)
+		bad_usage("--%s must be at least 1", o->layers == 0 ? "layers" : "shard-mb");
+}
 
-	if (layers > 0)
-		json_object_set_new(cfg, "num_hidden_layers", json_integer(layers));
-	if (dense >= 0)
-		json_object_set_new(cfg, "first_k_dense_replace", json_integer(dense));
-	if (mtp)
+/* DeepSeek only: --dense and --mtp, and at least one MoE layer unless asked otherwise. */
+static void finish_deepseek(json_t *cfg, const struct opts *o)
+{
+	if (o->dense >= 0)
+		json_object_set_new(cfg, "first_k_dense_replace", json_integer(o->dense));
+	if (o->mtp)
 		json_object_set_new(cfg, "num_nextn_predict_layers", json_integer(1));
-	const char *key;
-	json_t *val;
-	json_object_foreach(sets, key, val)
-		check_set_key(cfg, shape, key);
-	json_object_update(cfg, sets);
+	apply_sets(cfg, o->shape, o->sets);
 	long long L = cfg_int(cfg, "num_hidden_layers");
-	if (dense < 0 && !json_object_get(sets, "first_k_dense_replace") && L >= 1 &&
+	if (o->dense < 0 && !json_object_get(o->sets, "first_k_dense_replace") && L >= 1 &&
 	    cfg_int(cfg, "first_k_dense_replace") >= L)
 		json_object_set_new(cfg, "first_k_dense_replace", json_integer(L - 1));
-	json_decref(sets);
 	if (cfg_int(cfg, "num_nextn_predict_layers") > 1)
 		bad_usage("num_nextn_predict_layers %lld: this tool writes one MTP layer",
 			  cfg_int(cfg, "num_nextn_predict_layers"));
+}
+
+/* The shape's config.json with the command line's changes, before ponder's checks. */
+static json_t *make_config(const struct opts *o)
+{
+	const struct shape *sh = find_shape(o->shape);
+	if (!sh)
+		bad_usage("unknown --shape '%s': use %s", o->shape, SHAPE_NAMES);
+	if (!sh->deepseek && (o->dense >= 0 || o->mtp))
+		bad_usage("%s: a DeepSeek option; %s is a dense shape",
+			  o->mtp ? "--mtp" : "--dense", o->shape);
+	json_t *cfg = sh->config();
+	if (!cfg)
+		die("out of memory");
+	if (o->layers > 0)
+		json_object_set_new(cfg, "num_hidden_layers", json_integer(o->layers));
+	if (sh->deepseek) {
+		finish_deepseek(cfg, o);
+		return cfg;
+	}
+	if (o->fp8) /* after every other key, where DeepSeek's config.json has it */
+		json_object_set_new(cfg, "quantization_config", fp8_quant());
+	apply_sets(cfg, o->shape, o->sets);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	parse_args(argc, argv, &o);
+	json_t *cfg = make_config(&o);
+	const char *shape = o.shape, *tok_dir = o.tok_dir, *out = o.out;
+	long long shard_mb = o.shard_mb, seed = o.seed;
+	long long L = cfg_int(cfg, "num_hidden_layers");
+	json_decref(o.sets);
 
 	/* Ponder's own checks, so that a shape it would refuse is never written. */
 	struct err e = {0};
@@ -666,6 +926,7 @@ int main(int argc, char **argv)
 	bool tok_cfg = access(tok_path, F_OK) == 0;
 
 	init_levels();
+	bool fp8 = json_object_get(cfg, "quantization_config") != NULL;
 	struct plan p = {0};
 	plan_model(&p, cfg);
 
@@ -720,8 +981,8 @@ int main(int argc, char **argv)
 	int fd = partial.dirfd;
 	partial.dirfd = -1; /* done: nothing to remove any more */
 	close(fd);
-	printf("%s: %s, %lld layers, %zu tensors, %.2f GB in %d shard%s\n", out, shape, L, p.n,
-	       (double)total / 1e9, shards, shards == 1 ? "" : "s");
+	printf("%s: %s, %lld layers, %zu tensors, %.2f GB in %d shard%s, %s\n", out, shape, L,
+	       p.n, (double)total / 1e9, shards, shards == 1 ? "" : "s", fp8 ? "FP8" : "BF16");
 	free(names);
 	free(shard_names);
 	free(p.t);
