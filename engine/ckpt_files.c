@@ -80,22 +80,35 @@ static int cmp_entry(const void *a, const void *b, void *ctx)
 	return strcmp(f->t[*(const size_t *)a]->name, f->t[*(const size_t *)b]->name);
 }
 
-const struct st_tensor *ckpt_files_find(const struct ckpt_files *f, const char *name)
+/* The entry number of the tensor called `name`, or -1. */
+static long find_entry(const struct ckpt_files *f, const char *name)
 {
 	if (!f || !name)
-		return NULL;
+		return -1;
 	size_t lo = 0, hi = f->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(f->t[f->by_name[mid]]->name, name);
 		if (c == 0)
-			return f->t[f->by_name[mid]];
+			return (long)f->by_name[mid];
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return -1;
+}
+
+const struct st_tensor *ckpt_files_find(const struct ckpt_files *f, const char *name)
+{
+	long i = find_entry(f, name);
+	return i < 0 ? NULL : f->t[i];
+}
+
+const char *ckpt_files_file_of(const struct ckpt_files *f, const char *name)
+{
+	long i = find_entry(f, name);
+	return i < 0 ? NULL : st_path(f->shards[f->shard_of[i]]);
 }
 
 static bool is_file(const char *path)

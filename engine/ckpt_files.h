@@ -3,9 +3,8 @@
  * config.json: model.safetensors.index.json and the shards it names, or one
  * model.safetensors.
  *
- * For tools that handle any architecture's tensors as they are (ponder convert),
- * where checkpoint.h would first insist that config.json describes a model the engine
- * runs. The same rules as checkpoint.c: an index entry must be a plain file name in the
+ * checkpoint.h adds config.json to these for the engine; tools that handle any
+ * architecture's tensors as they are (ponder convert) use this alone. The rules: an index entry must be a plain file name in the
  * directory (no "/", no "..", not empty), every tensor the index names must be in the
  * shard it names, no tensor may be in two shards; each shard is st_open'ed (mmapped
  * and validated) once. Order of ckpt_files_at: shards by file name, tensors within a
@@ -32,6 +31,9 @@ const struct st_tensor *ckpt_files_at(const struct ckpt_files *f, size_t i);
 
 /* The tensor called `name`, or NULL. */
 const struct st_tensor *ckpt_files_find(const struct ckpt_files *f, const char *name);
+
+/* The shard file holding the tensor called `name` (for messages); NULL if absent. */
+const char *ckpt_files_file_of(const struct ckpt_files *f, const char *name);
 
 /* The shard file holding tensor i (for messages). */
 const char *ckpt_files_file_at(const struct ckpt_files *f, size_t i);

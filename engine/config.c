@@ -125,26 +125,14 @@ static int parse_rope(json_t *rs, const char *field, bool type_required,
 		"type", "rope_type", "factor", "beta_fast", "beta_slow", "mscale",
 		"mscale_all_dim", "original_max_position_embeddings", "rope_theta", NULL,
 	};
-	char b[80], pre[48];
-	if (!json_is_object(rs))
-		return err_set(e, ERR_FORMAT, "%s must be an object or null, got %s", field,
-			       cfg_repr(rs, b, sizeof b));
+	char pre[48];
 	snprintf(pre, sizeof pre, "%s.", field);
-	const char *key;
-	json_t *val;
-	json_object_foreach(rs, key, val) {
-		size_t i = 0;
-		while (known[i] && strcmp(known[i], key) != 0)
-			i++;
-		if (!known[i])
-			return err_set(e, ERR_UNSUPPORTED,
-				       "%s.%.40s is not supported: ponder implements DeepSeek's YaRN "
-				       "(factor, beta_fast, beta_slow, mscale, mscale_all_dim, "
-				       "original_max_position_embeddings)",
-				       field, key);
-	}
 	const char *t1 = NULL, *t2 = NULL;
-	int rc = cfg_get_str(rs, pre, "type", NULL, &t1, e);
+	int rc = cfg_check_keys(rs, field, known, "DeepSeek's YaRN (factor, beta_fast, "
+				"beta_slow, mscale, mscale_all_dim, original_max_position_embeddings)",
+				e);
+	if (!rc)
+		rc = cfg_get_str(rs, pre, "type", NULL, &t1, e);
 	if (!rc)
 		rc = cfg_get_str(rs, pre, "rope_type", NULL, &t2, e);
 	if (rc)

@@ -117,3 +117,23 @@ int cfg_get_str(json_t *obj, const char *prefix, const char *field, const char *
 	return 0;
 }
 
+
+int cfg_check_keys(json_t *obj, const char *field, const char *const *known,
+		   const char *implemented, struct err *e)
+{
+	char b[80];
+	if (!json_is_object(obj))
+		return err_set(e, ERR_FORMAT, "%s must be an object or null, got %s", field,
+			       cfg_repr(obj, b, sizeof b));
+	const char *key;
+	json_t *val;
+	json_object_foreach(obj, key, val) {
+		size_t i = 0;
+		while (known[i] && strcmp(known[i], key) != 0)
+			i++;
+		if (!known[i])
+			return err_set(e, ERR_UNSUPPORTED, "%s.%.40s is not supported: ponder "
+				       "implements %s", field, key, implemented);
+	}
+	return 0;
+}

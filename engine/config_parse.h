@@ -46,6 +46,11 @@ int cfg_get_bool(json_t *obj, const char *prefix, const char *field, bool def, b
 int cfg_get_str(json_t *obj, const char *prefix, const char *field, const char *def,
 		const char **out, struct err *e);
 
+/* `obj` (the value of `field`) is an object whose keys are all in the NULL-terminated
+   `known`; an unknown key is an error saying that ponder implements `implemented`. */
+int cfg_check_keys(json_t *obj, const char *field, const char *const *known,
+		   const char *implemented, struct err *e);
+
 /* quantization_config (fp8 e4m3 with 128x128 blocks is the one accepted). */
 int cfg_parse_quant(json_t *q, struct eng_config *c, struct err *e);
 
