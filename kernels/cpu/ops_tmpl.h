@@ -110,14 +110,23 @@ struct lin_ctx {
 	const struct kern_mat *w;
 };
 
+/* How far ahead the direct path prefetches, in rows: two 4-row blocks. */
+#define DIRECT_PREFETCH_ROWS 8
+
 /*
  * Few input rows: weights go from memory straight into registers, 4 rows at a time, and
  * each 4-row block is reused from cache for every input row. FP8 sums one 128-column
  * block unscaled, then adds it times the block scale.
+ *
+ * Each weight load also prefetches the same columns `ahead` bytes on
+ * (DIRECT_PREFETCH_ROWS rows down): a 4-row block reads four streams of one row each,
+ * too short for the hardware prefetcher to run ahead of. On the 2-core development
+ * machine that took a decode step from 60-70% of the read probe's bandwidth to 85-90%
+ * for FP8 and past the probe (itself a plain loop) for BF16 (docs/kernels.md).
  */
 /* part[j] = wr[j][kb:ke] · xi[kb:ke] (raw values), ke - kb a multiple of VL. */
 static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const float *xi, size_t kb,
-				      size_t ke, const int nrw, const int dt)
+				      size_t ke, const int nrw, const int dt, size_t ahead)
 {
 #pragma GCC unroll 4
 	for (int j = 0; j < nrw; j++)
@@ -125,8 +134,10 @@ static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const flo
 	for (size_t k = kb; k < ke; k += VL) {
 		vf xv = v_load(xi + k);
 #pragma GCC unroll 4
-		for (int j = 0; j < nrw; j++)
+		for (int j = 0; j < nrw; j++) {
+			__builtin_prefetch((const char *)wr[j] + k * kern_dtype_size(dt) + ahead);
 			part[j] = v_fma(w_vec(wr[j], k, dt), xv, part[j]);
+		}
 	}
 }
 
@@ -134,11 +145,7 @@ static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const flo
 /*
  * The same for FP8 in the table's grouped decode: F8_GROUP bytes become 4 vectors whose
  * lane j of vector b is byte 4j+b, so xi must be arranged by f8g_arrange. Two
- * accumulators per row keep the FMA chains short. Each weight load also prefetches the
- * same columns `ahead` bytes on (DIRECT_PREFETCH_ROWS rows down): a 4-row block reads
- * four short streams of one row each, too short for the hardware prefetcher to run ahead
- * of, and without this a decode step on the 2-core development machine read FP8 weights
- * at 60-65% of its bandwidth; with it, 85-90% (docs/kernels.md).
+ * accumulators per row keep the FMA chains short; prefetching as direct_part.
  */
 static ALWAYS_INLINE void direct_part_f8g(vf *part, const void *const *wr, const float *xi,
 					  size_t kb, size_t ke, const int nrw, size_t ahead)
@@ -195,9 +202,6 @@ static void f8g_arrange(float *xg, const float *x, size_t cols)
 #define LIN_XG_MAX 32768
 #endif
 
-/* How far ahead direct_part_f8g prefetches, in rows: two 4-row blocks. */
-#define DIRECT_PREFETCH_ROWS 8
-
 /* grp: FP8 through direct_part_f8g, c->x arranged by f8g_arrange (only with F8_GROUP). */
 static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, const int nrw,
 					   const int dt, const int grp)
@@ -236,7 +240,8 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 						DIRECT_PREFETCH_ROWS * cols);
 			else
 #endif
-				direct_part(part, wr, xi, kb, ke, nrw, dt);
+				direct_part(part, wr, xi, kb, ke, nrw, dt,
+					    DIRECT_PREFETCH_ROWS * cols * kern_dtype_size(dt));
 #pragma GCC unroll 4
 			for (int j = 0; j < nrw; j++) {
 				if (dt == KD_F8_E4M3)
