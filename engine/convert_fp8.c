@@ -276,7 +276,7 @@ static int write_shard(struct run *r, size_t s, size_t *item, struct err *e)
 	}
 	order_shard(p, first, last, wt, pos);
 	char name[64], path[PATH_MAX];
-	cv_shard_name(name, sizeof name, s, p->nshards);
+	st_shard_name(name, sizeof name, s, p->nshards);
 	struct st_writer *w = NULL;
 	int rc = out_dir_path(r->out, name, path, sizeof path, e);
 	if (!rc)
@@ -315,7 +315,7 @@ static int write_index(struct run *r, struct err *e)
 				      (json_int_t)r->plan.bytes_out, "weight_map", map) : NULL;
 	int rc = idx ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 	for (size_t k = 0; !rc && k < r->plan.n; k++) {
-		cv_shard_name(name, sizeof name, r->plan.it[k].shard, r->plan.nshards);
+		st_shard_name(name, sizeof name, r->plan.it[k].shard, r->plan.nshards);
 		if (json_object_set_new(map, r->plan.it[k].out.name, json_string(name)))
 			rc = err_set(e, ERR_NOMEM, "out of memory");
 	}

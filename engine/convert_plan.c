@@ -35,11 +35,6 @@ bool eng_convert_wants_fp8(const char *name, bool head_fp8)
 	return !(ends_with(name, ".eh_proj.weight") || !strcmp(name, "eh_proj.weight"));
 }
 
-void cv_shard_name(char *buf, size_t cap, size_t s, size_t n)
-{
-	snprintf(buf, cap, "model-%05zu-of-%05zu.safetensors", s + 1, n);
-}
-
 void cv_plan_free(struct cv_plan *p)
 {
 	if (!p)

@@ -48,7 +48,4 @@ int cv_plan_build(const struct ckpt_files *f, bool head_fp8, uint64_t shard_byte
 		  struct cv_plan *p, struct err *e);
 void cv_plan_free(struct cv_plan *p);
 
-/* "model-%05zu-of-%05zu.safetensors" for shard s (0-based) of n. */
-void cv_shard_name(char *buf, size_t cap, size_t s, size_t n);
-
 #endif

@@ -256,3 +256,8 @@ void st_writer_abort(struct st_writer *w)
 	free(w->done);
 	free(w);
 }
+
+void st_shard_name(char *buf, size_t cap, size_t s, size_t n)
+{
+	snprintf(buf, cap, "model-%05zu-of-%05zu.safetensors", s + 1, n);
+}

@@ -58,4 +58,7 @@ int st_writer_close(struct st_writer *w, struct err *e);
 /* Closes and frees without checks (after another error); NULL is a no-op. */
 void st_writer_abort(struct st_writer *w);
 
+/* "model-0000S-of-0000N.safetensors": Hugging Face's name of shard s (0-based) of n. */
+void st_shard_name(char *buf, size_t cap, size_t s, size_t n);
+
 #endif

@@ -411,11 +411,6 @@ static void fill(const struct tensor *t, uint8_t *buf, size_t bytes, uint64_t *r
 
 /* ---- files ---------------------------------------------------------------------- */
 
-static void shard_name(char *buf, size_t cap, int shard, int shards)
-{
-	snprintf(buf, cap, "model-%05d-of-%05d.safetensors", shard + 1, shards);
-}
-
 /* Closes f, failing with the reason if any write to it failed (ENOSPC shows here when
    the last buffer is flushed). */
 static void close_checked(FILE *f, const char *path)
@@ -452,7 +447,7 @@ static void write_shard(const char *dir, const struct plan *p, int shard, int sh
 	}
 
 	char path[4096], name[48];
-	shard_name(name, sizeof name, shard, shards);
+	st_shard_name(name, sizeof name, (size_t)shard, (size_t)shards);
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	struct err e = {0};
 	struct st_writer *w = NULL;
@@ -954,7 +949,7 @@ int main(int argc, char **argv)
 	if (!names || !shard_names)
 		die("out of memory");
 	for (int s = 0; s < shards; s++) {
-		shard_name(shard_names[s], sizeof shard_names[s], s, shards);
+		st_shard_name(shard_names[s], sizeof shard_names[s], (size_t)s, (size_t)shards);
 		names[s] = shard_names[s];
 	}
 	names[shards] = "model.safetensors.index.json";
