@@ -77,6 +77,7 @@ static void mtp_rows(struct eng_state *st, size_t i0, size_t n, const int32_t *n
 		ops->rmsnorm(cat + D, st->hidden + ((i0 + r) % st->ring) * D, w->hnorm, 1, D, eps);
 	}
 	ops->linear(m->pool, s->x, s->cat, n, &w->eh_proj);
+	rope_fill(&m->rope, i0, n, s->cos, s->sin);
 	fwd_block(st, &w->block, state_layer_cache(st, (size_t)c->num_hidden_layers), n, i0);
 	if (logits) {
 		ops->rmsnorm(s->xn, s->x, w->head_norm, n, D, eps);
@@ -156,6 +157,7 @@ int eng_forward_mtp(struct eng_state *st, const int32_t *ids, size_t n, float *l
 			ops->row(s->x + i * D, &m->w.embed, (size_t)ids[done + i]);
 			st->tokens[pos0 + i] = ids[done + i];
 		}
+		rope_fill(&m->rope, pos0, k, s->cos, s->sin);
 		for (int64_t l = 0; l < c->num_hidden_layers; l++)
 			fwd_block(st, &m->w.layers[l], state_layer_cache(st, (size_t)l), k, pos0);
 		ops->rmsnorm(s->xn, s->x, m->w.norm, k, D, eps);

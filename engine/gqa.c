@@ -43,7 +43,6 @@ void gqa_forward(struct eng_state *st, const struct gqa_weights *a, uint8_t *cac
 		ops->rmsnorm(s->q, s->q, a->q_norm, n * H, Dh, eps);
 		ops->rmsnorm(s->k, s->k, a->k_norm, n * Hk, Dh, eps);
 	}
-	rope_fill(&m->rope, pos0, n, s->cos, s->sin);
 	ops->rope_half(s->q, n, H, H * Dh, Dh, Dh, s->cos, s->sin);
 	ops->rope_half(s->k, n, Hk, Hk * Dh, Dh, Dh, s->cos, s->sin);
 

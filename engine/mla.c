@@ -81,7 +81,6 @@ void mla_forward(struct eng_state *st, const struct mla_weights *a, uint8_t *cac
 	for (size_t i = 0; i < n; i++)
 		ops->rmsnorm(s->kv + i * CR, s->kv + i * CR, a->kv_a_norm, 1, C,
 			     (float)c->rms_norm_eps);
-	rope_fill(&m->rope, pos0, n, s->cos, s->sin);
 	ops->rope(s->kv + C, n, 1, CR, 0, R, s->cos, s->sin);
 	for (size_t i = 0; i < n; i++)
 		kern_kv_row_put(cache + (pos0 + i) * st->row, s->kv + i * CR, CR, m->kv_dtype);

@@ -102,11 +102,14 @@ static inline uint8_t *state_layer_cache(struct eng_state *st, size_t l)
    start with the same token, recomputes it; MTP rows before it stay. pos > 0. */
 void state_drop_last_hidden(struct eng_state *s);
 
-/* x[n][D] += attention(rmsnorm(x)) + mlp(...): one decoder block at positions pos0.. */
+/* x[n][D] += attention(rmsnorm(x)) + mlp(...): one decoder block at positions pos0..,
+   whose rotary tables the caller has put in s.cos and s.sin (rope_fill), once for all
+   the layers of a pass. */
 void fwd_block(struct eng_state *st, const struct layer_weights *l, uint8_t *cache, size_t n,
 	       size_t pos0);
 
-/* y[n][D] = MLA over xn[n][D] at positions pos0.. with the layer's cache. */
+/* y[n][D] = MLA over xn[n][D] at positions pos0.. with the layer's cache (rotary
+   tables in s.cos/s.sin, as for fwd_block; so for gqa_forward). */
 void mla_forward(struct eng_state *st, const struct mla_weights *a, uint8_t *cache,
 		 const float *xn, float *y, size_t n, size_t pos0);
 
