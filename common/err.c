@@ -53,6 +53,7 @@ const char *err_code_name(int code)
 	case ERR_DB: return "database error";
 	case ERR_INTERRUPTED: return "interrupted";
 	case ERR_MODEL: return "model load error";
+	case ERR_REMOTE: return "remote server error";
 	}
 	return "error";
 }

@@ -23,6 +23,7 @@ enum err_code {
 	ERR_DB = -8,          /* database could not be opened or written */
 	ERR_INTERRUPTED = -9, /* stopped by the user */
 	ERR_MODEL = -10,      /* the model (weights, config, tokenizer) could not be loaded */
+	ERR_REMOTE = -11,     /* a remote server could not be reached or failed (--remote) */
 };
 
 struct err {

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "common/marker.h"
+
 static const char mark_open[] = "<think>";
 static const char mark_close[] = "</think>";
 #define OPEN_LEN (sizeof mark_open - 1)
@@ -53,25 +55,6 @@ static void hold(struct chan_splitter *s, const char *p, size_t n)
 	s->nhold = n;
 }
 
-/* 0: p cannot start with m; 1: p is a proper prefix of m; 2: p starts with m. */
-static int match_at(const char *p, size_t n, const char *m, size_t mlen)
-{
-	size_t k = n < mlen ? n : mlen;
-	if (memcmp(p, m, k) != 0)
-		return 0;
-	return k == mlen ? 2 : 1;
-}
-
-/* Length of the longest suffix of p[0..n) that is a proper prefix of m. */
-static size_t tail_prefix(const char *p, size_t n, const char *m, size_t mlen)
-{
-	size_t most = n < mlen - 1 ? n : mlen - 1;
-	for (size_t len = most; len > 0; len--)
-		if (memcmp(p + n - len, m, len) == 0)
-			return len;
-	return 0;
-}
-
 /* Scans w[0..n) (held prefix + new text) under the current state. */
 static int scan(struct chan_splitter *s, const char *w, size_t n)
 {
@@ -84,7 +67,7 @@ static int scan(struct chan_splitter *s, const char *w, size_t n)
 			if (pos == n)
 				return 0;
 			if (s->open_id < 0) {
-				int m = match_at(w + pos, n - pos, mark_open, OPEN_LEN);
+				int m = marker_match(w + pos, n - pos, mark_open, OPEN_LEN);
 				if (m == 2) {
 					/* Opens the reasoning, or repeats the opening: dropped. */
 					pos += OPEN_LEN;
@@ -108,7 +91,7 @@ static int scan(struct chan_splitter *s, const char *w, size_t n)
 				s->fresh = true;
 				continue;
 			}
-			size_t keep = tail_prefix(w + pos, n - pos, mark_close, CLOSE_LEN);
+			size_t keep = marker_tail(w + pos, n - pos, mark_close, CLOSE_LEN);
 			if ((rc = show(s, w + pos, n - pos - keep)))
 				return rc;
 			hold(s, w + n - keep, keep);
