@@ -130,6 +130,7 @@ static json_t *msg_json(const struct hist_message *m, int with_reasoning, int *o
 		put_known_int(s, "answer_tokens", m->stats.answer_tokens, ok);
 		put_known_real(s, "prefill_tokens_per_s", m->stats.prefill_tps, ok);
 		put_known_real(s, "decode_tokens_per_s", m->stats.decode_tps, ok);
+		put_known_real(s, "time_to_first_token_ms", m->stats.ttft_ms, ok);
 		put_known_real(s, "mtp_acceptance", m->stats.mtp_acceptance, ok);
 	}
 	app_json_put(o, "stats", s, ok);

@@ -92,13 +92,17 @@ int hist_export_md(FILE *f, const struct hist_conversation *c, const struct hist
 			fprintf(f, "\n*(still being written, or its process stopped)*\n");
 		else if (msg->status == HIST_ERROR)
 			fprintf(f, "\n*(failed: %s)*\n", msg->error ? msg->error : "unknown error");
-		if (msg->stats.decode_tps >= 0 || msg->model)
+		int tps = msg->stats.decode_tps >= 0, ttft = msg->stats.ttft_ms >= 0;
+		if (tps || ttft || msg->model)
 			fprintf(f, "\n<sub>");
 		if (msg->model)
 			fprintf(f, "%s", msg->model);
-		if (msg->stats.decode_tps >= 0)
+		if (tps)
 			fprintf(f, "%s%.1f tok/s", msg->model ? " · " : "", msg->stats.decode_tps);
-		if (msg->stats.decode_tps >= 0 || msg->model)
+		if (ttft)
+			fprintf(f, "%sfirst token %.0f ms", msg->model || tps ? " · " : "",
+				msg->stats.ttft_ms);
+		if (tps || ttft || msg->model)
 			fprintf(f, " · %s</sub>\n", when);
 		fputc('\n', f);
 	}

@@ -57,7 +57,7 @@
 struct hist_db;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HIST_SCHEMA_VERSION 2
+#define HIST_SCHEMA_VERSION 3
 /* PRAGMA application_id of a ponder history file ("Pndr"). */
 #define HIST_APP_ID 0x506e6472
 
@@ -132,8 +132,9 @@ struct hist_stats {
 	int64_t prompt_tokens, reasoning_tokens, answer_tokens;
 	double prefill_tps, decode_tps; /* tokens per second */
 	double mtp_acceptance;          /* accepted / proposed MTP drafts, 0..1 */
+	double ttft_ms;                 /* request start to the first generated token */
 };
-#define HIST_STATS_NONE ((struct hist_stats){-1, -1, -1, -1, -1, -1})
+#define HIST_STATS_NONE ((struct hist_stats){-1, -1, -1, -1, -1, -1, -1})
 
 /* ---- writing (history/write.c) ---- */
 

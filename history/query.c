@@ -264,7 +264,7 @@ int hist_conversation_messages(struct hist_db *db, int64_t cid, struct hist_mess
 		"SELECT id, conversation_id, role, status, content, reasoning, error, model, "
 		"created_ms, updated_ms, temperature, top_p, top_k, min_p, seed, max_tokens, "
 		"prompt_tokens, reasoning_tokens, answer_tokens, prefill_tps, decode_tps, "
-		"mtp_acceptance FROM messages WHERE conversation_id = ?1 ORDER BY id",
+		"mtp_acceptance, ttft_ms FROM messages WHERE conversation_id = ?1 ORDER BY id",
 		-1, &st, NULL);
 	if (rc == SQLITE_OK)
 		sqlite3_bind_int64(st, 1, cid);
@@ -306,6 +306,7 @@ int hist_conversation_messages(struct hist_db *db, int64_t cid, struct hist_mess
 		m->stats.prefill_tps = col_real(st, 19);
 		m->stats.decode_tps = col_real(st, 20);
 		m->stats.mtp_acceptance = col_real(st, 21);
+		m->stats.ttft_ms = col_real(st, 22);
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(st);

@@ -32,7 +32,8 @@
 /*
  * Schema history. Step k takes user_version k to k + 1 and never changes once released:
  * old files replay exactly these statements. Step 0 is the first layout; step 1 adds the
- * speed / MTP figures, the writer's pid (crash recovery) and the full-text index.
+ * speed / MTP figures, the writer's pid (crash recovery) and the full-text index; step 2
+ * adds the time to first token.
  *
  * The FTS5 index is an external-content table over messages(content, reasoning). A
  * message is indexed exactly while its status is not 'streaming': the triggers remove the
@@ -93,6 +94,9 @@ const char *const hist_store_migrations[HIST_SCHEMA_VERSION] = {
 	"END;"
 	"INSERT INTO messages_fts(rowid, content, reasoning)"
 	"  SELECT id, content, reasoning FROM messages WHERE status <> 'streaming';",
+
+	/* 2 -> 3 */
+	"ALTER TABLE messages ADD COLUMN ttft_ms REAL;",
 };
 
 /* Tables a file of each version must have (checked before anything is written). */

@@ -385,6 +385,7 @@ static int write_message(struct hist_db *db, int64_t mid, int status, const char
 			" prefill_tps = coalesce(?7, prefill_tps),"
 			" decode_tps = coalesce(?8, decode_tps),"
 			" mtp_acceptance = coalesce(?9, mtp_acceptance),"
+			" ttft_ms = coalesce(?13, ttft_ms),"
 			" status = coalesce(?11, status),"
 			" error = CASE WHEN ?11 IS NULL THEN error ELSE ?12 END"
 			" WHERE id = ?10",
@@ -416,6 +417,7 @@ static int write_message(struct hist_db *db, int64_t mid, int status, const char
 		sqlite3_bind_text(st, 12, error, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 12);
+	bind_real(st, 13, s->ttft_ms);
 	src = step_done(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st); /* the texts are the caller's; drop the pointers */

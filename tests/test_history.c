@@ -222,7 +222,7 @@ static void test_roundtrip_bytes(void)
 	struct hist_params p = {0.6, 0.95, 0.05, 40, 2048, 0xfedcba9876543210ull, 1};
 	CHECK(hist_message_begin_assistant(db, cid, "deepseek-r1", &p, &amid, &e) == 0 && amid,
 	      "begin: %s", e.msg);
-	struct hist_stats s = {12, 345, 678, 1234.5, 23.25, 0.8125};
+	struct hist_stats s = {12, 345, 678, 1234.5, 23.25, 0.8125, 187.75};
 	CHECK(hist_message_finish(db, amid, HIST_COMPLETE, NULL, odd, oddn, mb, big, &s, &e) == 0,
 	      "finish: %s", e.msg);
 	hist_close(db);
@@ -252,10 +252,12 @@ static void test_roundtrip_bytes(void)
 		      "params");
 		CHECK(m[1].stats.prompt_tokens == 12 && m[1].stats.reasoning_tokens == 345 &&
 			      m[1].stats.answer_tokens == 678 && m[1].stats.prefill_tps == 1234.5 &&
-			      m[1].stats.decode_tps == 23.25 && m[1].stats.mtp_acceptance == 0.8125,
+			      m[1].stats.decode_tps == 23.25 && m[1].stats.mtp_acceptance == 0.8125 &&
+			      m[1].stats.ttft_ms == 187.75,
 		      "stats");
 		CHECK(m[1].model && !strcmp(m[1].model, "deepseek-r1") && !m[1].error, "model");
-		CHECK(m[0].stats.decode_tps < 0 && !m[0].params.has_seed, "user has no stats");
+		CHECK(m[0].stats.decode_tps < 0 && m[0].stats.ttft_ms < 0 && !m[0].params.has_seed,
+		      "user has no stats");
 	}
 	hist_messages_free(m, n);
 	/* The injection attempt stayed text: every table is still there. */
@@ -335,11 +337,12 @@ static void test_streaming(void)
 	hist_set_flush_ms(db, 0);
 	struct hist_stats s = HIST_STATS_NONE;
 	s.reasoning_tokens = 3;
+	s.ttft_ms = 42.5;
 	CHECK(hist_message_update(db, amid, "thinking aardvark", 17, "ans", 3, &s, &e) == 0,
 	      "update: %s", e.msg);
 	hist_conversation_messages(db, cid, &m, &n, &e);
 	CHECK(n == 2 && m[1].content_len == 3 && m[1].reasoning_len == 17 &&
-		      m[1].stats.reasoning_tokens == 3,
+		      m[1].stats.reasoning_tokens == 3 && m[1].stats.ttft_ms == 42.5,
 	      "update written");
 	hist_messages_free(m, n);
 	struct hist_hit *h;
@@ -354,7 +357,8 @@ static void test_streaming(void)
 	CHECK(hist_message_update(db, amid, "thinking aardvark more", 22, "answer", 6, NULL, &e) == 0,
 	      "update 2");
 	hist_conversation_messages(db, cid, &m, &n, &e);
-	CHECK(n == 2 && m[1].stats.reasoning_tokens == 3, "figures kept");
+	CHECK(n == 2 && m[1].stats.reasoning_tokens == 3 && m[1].stats.ttft_ms == 42.5,
+	      "figures kept");
 	hist_messages_free(m, n);
 	CHECK(hist_message_finish(db, amid, HIST_INTERRUPTED, NULL, "thinking aardvark more", 22,
 				  "answer cut", 10, NULL, &e) == 0,
@@ -956,7 +960,8 @@ static void test_migration_v1(void)
 		CHECK(!strcmp(m[0].content, "ancient question about quokkas"), "text kept");
 		CHECK(m[1].status == HIST_INTERRUPTED && m[1].params.temperature == 0.7 &&
 			      m[1].params.top_k == 20 && m[1].stats.prompt_tokens == 9 &&
-			      m[1].stats.decode_tps < 0 && m[1].stats.mtp_acceptance < 0,
+			      m[1].stats.decode_tps < 0 && m[1].stats.mtp_acceptance < 0 &&
+			      m[1].stats.ttft_ms < 0,
 		      "old figures kept, new ones unknown");
 	}
 	hist_messages_free(m, n);
@@ -980,6 +985,105 @@ static void test_migration_v1(void)
 	hist_close(db);
 }
 
+/* Step 1 (user_version 1 -> 2) exactly as released. */
+static const char v2_step[] =
+	"ALTER TABLE messages ADD COLUMN prefill_tps REAL;"
+	"ALTER TABLE messages ADD COLUMN decode_tps REAL;"
+	"ALTER TABLE messages ADD COLUMN mtp_acceptance REAL;"
+	"ALTER TABLE messages ADD COLUMN writer_pid INTEGER;"
+	"CREATE INDEX messages_streaming ON messages(id) WHERE status = 'streaming';"
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(content, reasoning,"
+	"  content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2');"
+	"CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages"
+	"  WHEN new.status <> 'streaming' BEGIN"
+	"  INSERT INTO messages_fts(rowid, content, reasoning)"
+	"    VALUES (new.id, new.content, new.reasoning);"
+	"END;"
+	"CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages"
+	"  WHEN old.status <> 'streaming' BEGIN"
+	"  INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)"
+	"    VALUES ('delete', old.id, old.content, old.reasoning);"
+	"END;"
+	"CREATE TRIGGER messages_fts_au AFTER UPDATE OF content, reasoning, status ON messages"
+	"  BEGIN"
+	"  INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)"
+	"    SELECT 'delete', old.id, old.content, old.reasoning WHERE old.status <> 'streaming';"
+	"  INSERT INTO messages_fts(rowid, content, reasoning)"
+	"    SELECT new.id, new.content, new.reasoning WHERE new.status <> 'streaming';"
+	"END;"
+	"INSERT INTO messages_fts(rowid, content, reasoning)"
+	"  SELECT id, content, reasoning FROM messages WHERE status <> 'streaming';";
+
+static void test_migration_v2(void)
+{
+	CHECK(!strcmp(v2_step, hist_store_migrations[1]),
+	      "migration step 1 changed: old files would not match it");
+	const char *path = tpath("v2.db");
+	unlink(path);
+	sqlite3 *s;
+	sqlite3_open(path, &s);
+	char pragma[96];
+	snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = 2;",
+		 HIST_APP_ID);
+	int rc = sqlite3_exec(s, v1_schema, NULL, NULL, NULL);
+	rc |= sqlite3_exec(s, v2_step, NULL, NULL, NULL);
+	rc |= sqlite3_exec(s, pragma, NULL, NULL, NULL);
+	rc |= sqlite3_exec(s,
+			   "INSERT INTO conversations VALUES(1, 'Version two', 'm2', '', 1000, 2000);"
+			   "INSERT INTO messages(conversation_id, role, content, status, created_ms,"
+			   " updated_ms) VALUES(1, 'user', 'a question about capybaras',"
+			   " 'complete', 1000, 1000);"
+			   "INSERT INTO messages(conversation_id, role, content, status, model,"
+			   " created_ms, updated_ms, answer_tokens, prefill_tps, decode_tps,"
+			   " mtp_acceptance) VALUES(1, 'assistant', 'an answer', 'complete', 'm2',"
+			   " 1500, 2000, 7, 900.5, 21.5, 0.75);",
+			   NULL, NULL, NULL);
+	sqlite3_close(s);
+	CHECK(rc == SQLITE_OK, "building the v2 file");
+	struct hist_db *db = NULL;
+	struct err e = {0};
+	CHECK(hist_open(path, NULL, &db, &e) == 0 && db, "migrates: %s", e.msg);
+	if (!db)
+		return;
+	CHECK(sql_int(db, "PRAGMA user_version") == HIST_SCHEMA_VERSION, "version now current");
+	CHECK(sql_int(db, "SELECT count(*) FROM pragma_table_info('messages')"
+			  " WHERE name = 'ttft_ms' AND type = 'REAL'") == 1,
+	      "ttft_ms column added");
+	struct hist_message *m;
+	size_t n;
+	CHECK(hist_conversation_messages(db, 1, &m, &n, &e) == 0 && n == 2, "messages kept");
+	if (n == 2) {
+		CHECK(!strcmp(m[0].content, "a question about capybaras"), "text kept");
+		CHECK(m[1].stats.answer_tokens == 7 && m[1].stats.prefill_tps == 900.5 &&
+			      m[1].stats.decode_tps == 21.5 && m[1].stats.mtp_acceptance == 0.75 &&
+			      m[1].stats.ttft_ms < 0 && m[0].stats.ttft_ms < 0,
+		      "old figures kept, first token unknown");
+	}
+	hist_messages_free(m, n);
+	struct hist_hit *h;
+	CHECK(hist_search(db, "capybaras", "[", "]", 5, &h, &n, &e) == 0 && n == 1,
+	      "still searchable");
+	hist_hits_free(h, n);
+	/* New replies in the upgraded file keep their first-token time. */
+	int64_t mid;
+	struct hist_stats st = HIST_STATS_NONE;
+	st.ttft_ms = 95.5;
+	CHECK(hist_message_begin_assistant(db, 1, "m2", NULL, &mid, &e) == 0 &&
+		      hist_message_finish(db, mid, HIST_COMPLETE, NULL, "", 0, "new", 3, &st, &e) ==
+			      0,
+	      "write after upgrade: %s", e.msg);
+	CHECK(hist_conversation_messages(db, 1, &m, &n, &e) == 0 && n == 3 &&
+		      m[2].stats.ttft_ms == 95.5 && m[1].stats.ttft_ms < 0,
+	      "first token stored after upgrade");
+	hist_messages_free(m, n);
+	CHECK(fts_consistent(db), "fts consistent");
+	hist_close(db);
+	/* Opening again does not migrate twice (a second ADD COLUMN would fail). */
+	CHECK(hist_open(path, NULL, &db, &e) == 0, "reopen: %s", e.msg);
+	CHECK(sql_int(db, "PRAGMA user_version") == HIST_SCHEMA_VERSION, "still current");
+	hist_close(db);
+}
+
 /* ---- export ---- */
 
 static void test_export_md(void)
@@ -995,6 +1099,7 @@ static void test_export_md(void)
 	const char *r = "Rayleigh scattering... </details> sneaky";
 	struct hist_stats s = HIST_STATS_NONE;
 	s.decode_tps = 12.5;
+	s.ttft_ms = 120.4;
 	hist_message_finish(db, mid, HIST_INTERRUPTED, NULL, r, strlen(r), "Because of scattering.",
 			    22, &s, &e);
 	struct hist_conversation c;
@@ -1014,7 +1119,7 @@ static void test_export_md(void)
 	      "reasoning folded, answer after:\n%s", out);
 	CHECK(strstr(out, "*(interrupted)*"), "interrupted noted");
 	CHECK(strstr(out, "Be brief."), "system prompt");
-	CHECK(strstr(out, "12.5 tok/s"), "speed");
+	CHECK(strstr(out, "12.5 tok/s · first token 120 ms"), "speed, first token:\n%s", out);
 	free(out);
 	hist_messages_free(m, n);
 	hist_conversation_clear(&c);
@@ -1060,8 +1165,11 @@ static void test_command(void)
 	hist_conversation_new(db, NULL, "model-a", NULL, &c1, &e);
 	hist_message_add_user(db, c1, "First question about lemurs", 27, &mid, &e);
 	hist_message_begin_assistant(db, c1, "model-a", NULL, &mid, &e);
+	struct hist_stats st = HIST_STATS_NONE;
+	st.decode_tps = 31.5;
+	st.ttft_ms = 250.25;
 	hist_message_finish(db, mid, HIST_COMPLETE, NULL, "thinking of lemurs", 18,
-			    "Lemurs live in Madagascar.", 26, NULL, &e);
+			    "Lemurs live in Madagascar.", 26, &st, &e);
 	hist_conversation_new(db, NULL, "model-b", NULL, &c2, &e);
 	hist_message_add_user(db, c2, "Second question", 15, &mid, &e);
 	hist_close(db);
@@ -1111,6 +1219,11 @@ static void test_command(void)
 								"reasoning")),
 			      "thinking of lemurs"),
 	      "show json content");
+	json_t *jst = json_object_get(json_array_get(msgs, 1), "stats");
+	CHECK(json_real_value(json_object_get(jst, "time_to_first_token_ms")) == 250.25 &&
+		      json_real_value(json_object_get(jst, "decode_tokens_per_s")) == 31.5 &&
+		      !json_object_get(jst, "prefill_tokens_per_s"),
+	      "show json figures; unknown ones absent");
 	json_decref(j);
 	free(out);
 
@@ -1252,6 +1365,7 @@ int main(void)
 	RUN(test_disk_full);
 	RUN(test_locked_timeout);
 	RUN(test_migration_v1);
+	RUN(test_migration_v2);
 	RUN(test_export_md);
 	RUN(test_command);
 	RUN(test_paths);

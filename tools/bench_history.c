@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 			p.temperature = 0.6;
 			rc |= hist_message_begin_assistant(db, cid, "bench-model", &p, &mid, &e);
 			size_t rl = sentence(r, sizeof r, 150), al = sentence(a, sizeof a, 80);
-			struct hist_stats s = {15, 150, 80, 500.0, 20.0, 0.8};
+			struct hist_stats s = {15, 150, 80, 500.0, 20.0, 0.8, 150.0};
 			rc |= hist_message_finish(db, mid, HIST_COMPLETE, NULL, r, rl, a, al, &s, &e);
 		}
 	}
