@@ -17,7 +17,8 @@ BUILD    ?= build
 DATADIR  ?= $(PREFIX)/share/ponder
 
 CC       ?= cc
-PKGS     := jansson libpcre2-8 sqlite3 ncursesw libedit libutf8proc libxxhash
+PKGS     := jansson libpcre2-8 sqlite3 ncursesw libedit libutf8proc libxxhash libcurl \
+            libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -51,7 +52,7 @@ endif
 
 LIB_SRC  := $(filter-out app/main.c,$(wildcard app/*.c)) $(wildcard engine/*.c) \
             $(wildcard common/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c) \
-            $(wildcard history/*.c) $(wildcard ui/*.c)
+            $(wildcard history/*.c) $(wildcard net/*.c) $(wildcard ui/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 CU_SRC   := $(wildcard kernels/cuda/*.cu)
@@ -110,7 +111,8 @@ test: $(PONDER) $(TEST_BIN)
 
 # ThreadSanitizer over the thread pool and every kernel that runs on it. TESTS limits
 # tests/run.sh to these binaries.
-TSAN_TESTS := test_pool test_pool_stress test_kernels test_kern_quant test_kv_store
+TSAN_TESTS := test_pool test_pool_stress test_kernels test_kern_quant test_kv_store \
+              test_serve_stress
 check-tsan:
 	$(MAKE) BUILD=$(BUILD)/tsan PONDER=bin/ponder-tsan CUDA=0 CI= \
 	  SANITIZE="-O1 -fsanitize=thread" $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
@@ -137,13 +139,14 @@ bench: $(PONDER) $(BENCH_BIN)
 # docs/fuzzing.md lists the harnesses and how to run them; seeds: tools/fuzz/corpus/.
 FUZZ_CC ?= clang
 FUZZ_LIB_SRC := engine/safetensors.c engine/config.c engine/config_json.c engine/config_dense.c \
-  common/err.c engine/checkpoint.c engine/ckpt_files.c \
+  common/err.c common/marker.c common/utf8.c engine/checkpoint.c engine/ckpt_files.c \
   engine/tokenizer.c engine/tok_added.c engine/tok_bpe.c engine/tok_json.c engine/tok_load.c \
   engine/tok_pretok.c engine/detok_stream.c engine/channels.c engine/kv_type.c engine/head_type.c \
   app/options.c app/paths.c \
-  app/term_safe.c ui/theme.c ui/render_md.c ui/width.c
+  app/term_safe.c ui/theme.c ui/render_md.c ui/width.c \
+  net/oai_request.c net/oai_reply.c net/sse.c net/oai_stream.c
 fuzz: $(FUZZ_SRC:tools/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h engine/*.h app/*.h ui/*.h tests/*.h)
+$(BUILD)/fuzz/%: tools/%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h engine/*.h net/*.h app/*.h ui/*.h tests/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -DPONDER_DATADIR='"$(DATADIR)"' \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< \

@@ -132,19 +132,45 @@ static void open_kv_store(struct app_chat *c)
 	eng_session_set_kv_store(c->sess, c->kv, !o->no_save && !o->batch);
 }
 
-int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e)
+/* --remote: the server answers. Sampling values the user gave go in each request; the
+   others stay negative, so that the server's defaults apply. */
+static int open_remote(struct app_chat *c, struct err *e)
 {
-	*out = NULL;
-	struct app_chat *c = calloc(1, sizeof *c);
-	if (!c)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	pthread_mutex_init(&c->save_mu, NULL);
-	c->opts = o;
-	int rc = app_opts_model_dir(o, c->model_dir, sizeof c->model_dir, e);
-	if (rc) {
-		rc = e->code = ERR_MODEL;
-		goto fail;
+	const struct app_opts *o = c->opts;
+	struct oai_client_opts ro = {.url = o->remote, .model = o->remote_model,
+				     .key_env = o->api_key_env};
+	int rc = oai_client_open(&ro, &c->remote, e);
+	if (rc)
+		return rc;
+	snprintf(c->model_dir, sizeof c->model_dir, "%s", o->remote);
+	snprintf(c->model_name, sizeof c->model_name, "%s", oai_client_model(c->remote));
+	struct gen_params *p = &c->params;
+	p->sample.temperature = (float)o->temperature;
+	p->sample.top_p = (float)o->top_p;
+	p->sample.top_k = o->top_k;
+	p->sample.min_p = (float)o->min_p;
+	p->sample.seed = o->seed;
+	p->max_tokens = o->max_tokens;
+	snprintf(c->sampling, sizeof c->sampling, "sampling: the server's defaults%s%s",
+		 o->temperature >= 0 || o->top_p >= 0 || o->top_k > 0 || o->min_p > 0 ||
+		 o->seed_set ? ", except what you set" : "",
+		 o->seed_set ? "" : " (each reply sends a new seed, stored with it)");
+	if (o->local_only[0]) {
+		char note[400];
+		snprintf(note, sizeof note, "%s: these options set up the engine on this machine "
+			 "and do nothing with --remote", o->local_only);
+		set_warning(c, "", note);
 	}
+	return 0;
+}
+
+/* The model on this machine: loaded, its template checked, its sampling resolved. */
+static int open_local(struct app_chat *c, struct err *e)
+{
+	const struct app_opts *o = c->opts;
+	int rc = app_opts_model_dir(o, c->model_dir, sizeof c->model_dir, e);
+	if (rc)
+		return e->code = ERR_MODEL;
 	c->is_demo = !o->model[0];
 	const char *base = strrchr(c->model_dir, '/');
 	snprintf(c->model_name, sizeof c->model_name, "%.255s",
@@ -157,25 +183,35 @@ int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e
 	   except a bad option such as --ctx or --kernels. */
 	if ((rc = eng_model_open(c->model_dir, &eo, &c->model, e)) ||
 	    (rc = eng_session_new(c->model, o->ctx, o->mtp > 0, &c->sess, e))) {
-		if (rc != ERR_USAGE)
-			rc = e->code = ERR_MODEL;
-		goto fail;
+		return rc == ERR_USAGE ? rc : (e->code = ERR_MODEL);
 	}
 	const struct chat_template *t = eng_session_template(c->sess);
 	if (o->think_off && t->opens_think) {
 		/* Its template starts every reply inside <think>: closing that at once leaves
 		   a model trained to reason answering blind, and its answers are wrong. */
-		rc = err_set(e, ERR_USAGE, "--think off: %s always reasons before answering (its "
+		return err_set(e, ERR_USAGE, "--think off: %s always reasons before answering (its "
 			     "chat template opens every reply with <think>), and its answers "
 			     "without that are unreliable; leave --think on (remove `think = off` "
 			     "from the config file if it is set there) and use --reasoning=hide "
 			     "to keep the reasoning out of the output", c->model_name);
-		goto fail;
 	}
 	if (t->warning[0])
 		set_warning(c, "", t->warning);
 	open_kv_store(c);
-	if ((rc = resolve_params(c, e)))
+	return resolve_params(c, e);
+}
+
+int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e)
+{
+	*out = NULL;
+	struct app_chat *c = calloc(1, sizeof *c);
+	if (!c)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&c->save_mu, NULL);
+	c->opts = o;
+	c->seed_fixed = o->seed_set;
+	int rc = o->remote[0] ? open_remote(c, e) : open_local(c, e);
+	if (rc)
 		goto fail;
 	if (o->system && !(c->system = strdup(o->system))) {
 		rc = err_set(e, ERR_NOMEM, "out of memory");
@@ -232,6 +268,7 @@ void app_chat_close(struct app_chat *c)
 	eng_session_free(c->sess);
 	kv_store_close(c->kv);
 	eng_model_close(c->model);
+	oai_client_close(c->remote);
 	pthread_mutex_destroy(&c->save_mu);
 	free(c);
 }
@@ -240,6 +277,20 @@ void app_chat_new_conversation(struct app_chat *c)
 {
 	clear_turns(c);
 	c->cid = 0;
+}
+
+int app_chat_begin_with(struct app_chat *c, const char *system, const struct chat_turn *turns,
+			size_t n, struct err *e)
+{
+	app_chat_new_conversation(c);
+	free(c->system);
+	c->system = NULL;
+	if (system && !(c->system = strdup(system)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (push_turn(c, turns[i].role, turns[i].text, turns[i].len))
+			return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
 }
 
 int app_chat_load(struct app_chat *c, int64_t cid, struct err *e)
@@ -330,7 +381,7 @@ static int relay_emit(void *ud, int channel, const char *utf8, size_t len)
 
 static void take_kv_note(struct app_chat *c)
 {
-	const char *note = eng_session_kv_note(c->sess);
+	const char *note = c->sess ? eng_session_kv_note(c->sess) : NULL;
 	if (note)
 		set_warning(c, "", note);
 }
@@ -341,10 +392,13 @@ static struct hist_stats to_hist_stats(const struct gen_stats *st)
 	h.prompt_tokens = st->prompt_tokens;
 	h.reasoning_tokens = st->reasoning_tokens;
 	h.answer_tokens = st->answer_tokens;
-	h.prefill_tps = st->prefill_tps;
-	h.decode_tps = st->decode_tps;
+	/* A remote server reports no prefill rate (0): unknown, not zero. */
+	h.prefill_tps = st->prefill_tps > 0 ? st->prefill_tps : -1;
+	h.decode_tps = st->decode_tps > 0 ? st->decode_tps : -1;
 	if (st->mtp_drafted > 0)
 		h.mtp_acceptance = (double)st->mtp_accepted / (double)st->mtp_drafted;
+	if (st->ttft_ms > 0)
+		h.ttft_ms = st->ttft_ms;
 	return h;
 }
 
@@ -356,7 +410,7 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	c->reasoning.len = c->answer.len = 0;
 	/* Without --seed every reply draws a fresh seed; it is stored with the reply, so any
 	   reply can be reproduced with --seed. */
-	if (!c->opts->seed_set) {
+	if (!c->seed_fixed) {
 		struct timespec t;
 		clock_gettime(CLOCK_REALTIME, &t);
 		c->params.sample.seed = ((uint64_t)t.tv_sec * 1000000007u) ^ (uint64_t)t.tv_nsec ^
@@ -396,12 +450,16 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	c->params.stop = &c->stop;
 	const char *stall = getenv("PONDER_DEBUG_STALL");
 	debug_stall = stall && !strcmp(stall, "1");
-	int rc = eng_chat(c->sess, all, n, &c->params, relay_emit, &r, st, e);
+	int rc = c->remote ? oai_client_chat(c->remote, all, n, &c->params, relay_emit, &r, st, e)
+			   : eng_chat(c->sess, all, n, &c->params, relay_emit, &r, st, e);
 	take_kv_note(c);
 	if (!rc && r.out_of_memory)
 		rc = err_set(e, ERR_NOMEM, "out of memory holding the reply");
 
-	enum hist_status status = rc ? HIST_ERROR
+	/* A server that failed mid-reply leaves text worth keeping: an interrupted turn,
+	   with the reason. */
+	bool kept = rc == ERR_REMOTE && (c->reasoning.len || c->answer.len);
+	enum hist_status status = kept ? HIST_INTERRUPTED : rc ? HIST_ERROR
 				  : st->finish == FINISH_INTERRUPTED ? HIST_INTERRUPTED
 				  : st->finish == FINISH_LENGTH ? HIST_LENGTH
 								: HIST_COMPLETE;
@@ -426,7 +484,8 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 	all[n] = c->turns[c->n_turns - 1];
 	char label[64];
 	app_kv_label(c->cid, label, sizeof label);
-	eng_session_settle(c->sess, all, n + 1, &c->params, label, true);
+	if (c->sess)
+		eng_session_settle(c->sess, all, n + 1, &c->params, label, true);
 	free(all);
 	return 0;
 }
@@ -475,6 +534,9 @@ const char *app_chat_cut_short(const struct app_chat *c, const struct gen_stats 
 	    st->reasoning_tokens + st->answer_tokens >= c->params.max_tokens)
 		snprintf(buf, size, "stopped at --max-tokens %lld; the answer is cut short",
 			 (long long)c->params.max_tokens);
+	else if (c->remote)
+		snprintf(buf, size, "stopped: the server ended the reply at its length limit; the "
+			 "answer is cut short (raise --max-tokens, or the server's limit)");
 	else
 		snprintf(buf, size, "stopped: the context of %zu tokens is full; the answer is cut "
 			 "short (raise --ctx, or start a new conversation)",

@@ -23,6 +23,7 @@
 #include "app/options.h"
 #include "engine/session.h"
 #include "history/history.h"
+#include "net/oai_client.h"
 
 struct app_text {
 	char *s;
@@ -34,13 +35,16 @@ struct app_chat {
 	char model_dir[4096];
 	char model_name[256];      /* shown in the status bar and stored with messages */
 	bool is_demo;              /* the shipped demo model */
-	struct eng_model *model;
-	struct eng_session *sess;
+	struct eng_model *model;   /* NULL with a remote server */
+	struct eng_session *sess;  /* NULL with a remote server */
+	struct oai_client *remote; /* --remote: replies come from this server */
 	struct kv_store *kv;       /* KV snapshots; NULL when off (--no-kv-cache) */
 	struct gen_params params;  /* resolved from opts, generation_config.json and the
 				      model family's defaults */
 	char sampling[320];        /* those values and where each came from (--verbose) */
 	bool mtp;                  /* MTP speculative decoding wanted (when the model has it) */
+	bool seed_fixed;           /* params.sample.seed is the user's (else each reply draws
+				      a new one) */
 
 	struct hist_db *db;        /* NULL: not saving */
 	int64_t cid;               /* 0: conversation not stored (yet) */
@@ -55,13 +59,19 @@ struct app_chat {
 	char warning[1024];        /* pending message for the user; "" when none */
 };
 
-/* Loads the model (opts->model or the demo), opens the history store unless --no-save
+/* Loads the model (opts->model or the demo), or with opts->remote connects to that
+   server (asking for its model list when no model is named), opens the history store unless --no-save
    and selects the conversation of -c / --cid (ERR_DB when it cannot be loaded). */
 int app_chat_open(struct app_chat **out, const struct app_opts *o, struct err *e);
 void app_chat_close(struct app_chat *c);
 
 /* Starts a new, empty conversation (stored at its first message). */
 void app_chat_new_conversation(struct app_chat *c);
+
+/* Starts a new conversation (not stored) that already holds the system prompt (NULL:
+   none) and turns[0..n): `ponder serve`'s requests carry their whole history. */
+int app_chat_begin_with(struct app_chat *c, const char *system, const struct chat_turn *turns,
+			size_t n, struct err *e);
 
 /* Makes conversation `cid` the current one, its turns loaded from the store. */
 int app_chat_load(struct app_chat *c, int64_t cid, struct err *e);

@@ -20,8 +20,9 @@ void app_chat_info(const struct app_chat *c, struct app_chat_info *out)
 		.model_name = c->model_name,
 		.model_dir = c->model_dir,
 		.is_demo = c->is_demo,
-		.ctx = (int64_t)eng_session_ctx(c->sess),
-		.mtp = eng_session_mtp(c->sess),
+		.remote = c->remote != NULL,
+		.ctx = c->sess ? (int64_t)eng_session_ctx(c->sess) : 0, /* 0: a server's */
+		.mtp = c->sess && eng_session_mtp(c->sess),
 		.db_path = c->db ? hist_path(c->db) : NULL,
 	};
 }
@@ -62,6 +63,9 @@ void app_chat_set_settings(struct app_chat *c, const struct app_settings *s)
 
 int app_chat_set_mtp(struct app_chat *c, bool on, struct err *e)
 {
+	if (!c->sess)
+		return err_set(e, ERR_UNSUPPORTED, "speculative decoding is the server's business "
+			       "with --remote");
 	return eng_session_set_mtp(c->sess, on, e);
 }
 

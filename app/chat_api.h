@@ -33,9 +33,10 @@ const char *app_chat_take_warning(struct app_chat *c);
 
 struct app_chat_info {
 	const char *model_name;   /* as the status bar shows it */
-	const char *model_dir;
+	const char *model_dir;    /* with remote, the server's URL */
 	bool is_demo;             /* the shipped demo model */
-	int64_t ctx;              /* context size in tokens */
+	bool remote;              /* replies come from a server (--remote) */
+	int64_t ctx;              /* context size in tokens; 0 with remote (the server's) */
 	bool mtp;                 /* speculative decoding on */
 	const char *db_path;      /* the history file, NULL when not saving */
 };

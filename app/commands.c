@@ -11,6 +11,7 @@ const struct app_command app_commands[] = {
 	{"info", "describe a model: architecture, sizes, parameters, KV-cache bytes", app_cmd_info},
 	{"kv", "list, remove or clean up the KV snapshots that resume conversations", app_cmd_kv},
 	{"logits", "print raw logits for token ids as JSON (conformance debugging)", app_cmd_logits},
+	{"serve", "an OpenAI-compatible HTTP server for the model (/v1/chat/completions)", app_cmd_serve},
 	{"tokenize", "encode stdin to token ids as JSON (tokenizer.json)", app_cmd_tokenize},
 	{NULL, NULL, NULL},
 };

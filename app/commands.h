@@ -25,6 +25,7 @@ int app_cmd_history(int argc, char **argv, struct err *e);
 int app_cmd_info(int argc, char **argv, struct err *e);
 int app_cmd_kv(int argc, char **argv, struct err *e);
 int app_cmd_logits(int argc, char **argv, struct err *e);
+int app_cmd_serve(int argc, char **argv, struct err *e);
 int app_cmd_tokenize(int argc, char **argv, struct err *e);
 
 #endif

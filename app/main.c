@@ -10,6 +10,7 @@
 #include "app/options.h"
 #include "app/pipe.h"
 #include "app/signals.h"
+#include "net/http_stream.h"
 #include "ui/ui.h"
 
 /* Exit statuses, documented in man/ponder.1. */
@@ -20,6 +21,7 @@ enum {
 	EXIT_MODEL = 3,
 	EXIT_CONTEXT = 4,
 	EXIT_DATABASE = 5,
+	EXIT_REMOTE = 6, /* --remote: the server could not be reached, refused or failed */
 	EXIT_INTERRUPTED = 130, /* 128 + SIGINT; another signal gives 128 + its number */
 };
 
@@ -33,6 +35,7 @@ static int exit_status(int code)
 	case ERR_MODEL: return EXIT_MODEL;
 	case ERR_CONTEXT: return EXIT_CONTEXT;
 	case ERR_DB: return EXIT_DATABASE;
+	case ERR_REMOTE: return EXIT_REMOTE;
 	case ERR_INTERRUPTED:
 		return app_signals_received() ? 128 + app_signals_received() : EXIT_INTERRUPTED;
 	}
@@ -70,6 +73,12 @@ static int chat_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* libcurl's global set-up is not thread-safe: here, before any thread starts. */
+	struct err ge = {0};
+	if (http_global_init(&ge)) {
+		fprintf(stderr, "ponder: %s\n", ge.msg);
+		return EXIT_FAILURE_OTHER;
+	}
 	if (argc >= 2 && argv[1][0] != '-') {
 		for (const struct app_command *c = app_commands; c->name; c++) {
 			if (strcmp(argv[1], c->name))

@@ -23,7 +23,8 @@ enum opt_id {
 	OPT_TEMPERATURE = 256, OPT_TOP_P, OPT_TOP_K, OPT_MIN_P, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_THINK, OPT_SYSTEM, OPT_CID, OPT_NO_SAVE, OPT_DB, OPT_CTX, OPT_KERNELS, OPT_THEME,
 	OPT_REASONING, OPT_JSON, OPT_JSONL, OPT_BATCH, OPT_MTP, OPT_ASCII, OPT_VERBOSE,
-	OPT_KV_TYPE, OPT_HEAD, OPT_KV_CACHE_MAX, OPT_NO_KV_CACHE,
+	OPT_KV_TYPE, OPT_HEAD, OPT_KV_CACHE_MAX, OPT_NO_KV_CACHE, OPT_REMOTE, OPT_REMOTE_MODEL,
+	OPT_API_KEY_ENV,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +58,9 @@ static const struct option long_opts[] = {
 	{"head", required_argument, NULL, OPT_HEAD},
 	{"kv-cache-max", required_argument, NULL, OPT_KV_CACHE_MAX},
 	{"no-kv-cache", no_argument, NULL, OPT_NO_KV_CACHE},
+	{"remote", required_argument, NULL, OPT_REMOTE},
+	{"remote-model", required_argument, NULL, OPT_REMOTE_MODEL},
+	{"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
 	{NULL, 0, NULL, 0},
 };
 
@@ -119,6 +123,14 @@ static int copy_str(const char *name, const char *v, char *dst, size_t size, str
 	return 0;
 }
 
+/* Options that only the in-process engine uses: --remote says it ignores them. */
+static bool local_engine_only(int id)
+{
+	return id == OPT_THREADS || id == OPT_CTX || id == OPT_KERNELS || id == OPT_MTP ||
+	       id == OPT_KV_TYPE || id == OPT_HEAD || id == OPT_KV_CACHE_MAX ||
+	       id == OPT_NO_KV_CACHE || id == OPT_THINK;
+}
+
 static const char *name_of(int id)
 {
 	for (const struct option *lo = long_opts; lo->name; lo++)
@@ -132,6 +144,11 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	const char *name = name_of(id);
 	long long n;
 	int rc = 0;
+	if (local_engine_only(id) && !strstr(o->local_only, name)) {
+		size_t used = strlen(o->local_only);
+		snprintf(o->local_only + used, sizeof o->local_only - used, "%s--%s",
+			 used ? ", " : "", name);
+	}
 	switch (id) {
 	case OPT_MODEL: return copy_str(name, v, o->model, sizeof o->model, e);
 	case OPT_PROMPT:
@@ -214,6 +231,9 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	}
 	case OPT_KV_CACHE_MAX: return app_parse_size(name, v, &o->kv_cache_max, e);
 	case OPT_NO_KV_CACHE: o->no_kv_cache = true; return 0;
+	case OPT_REMOTE: return copy_str(name, v, o->remote, sizeof o->remote, e);
+	case OPT_REMOTE_MODEL: return copy_str(name, v, o->remote_model, sizeof o->remote_model, e);
+	case OPT_API_KEY_ENV: return copy_str(name, v, o->api_key_env, sizeof o->api_key_env, e);
 	case OPT_MTP:
 		/* One MTP module drafts one token per pass (DeepSeek-V3's depth 1). */
 		if (!strcmp(v, "off") || !strcmp(v, "0"))
@@ -238,6 +258,13 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A key of the [remote] section as the option it sets; NULL when it has no such key. */
+static const char *remote_key(const char *key)
+{
+	return !strcmp(key, "url") ? "remote" : !strcmp(key, "model") ? "remote-model"
+		: !strcmp(key, "api_key_env") ? "api-key-env" : NULL;
+}
+
 static int read_config(struct app_opts *o, struct err *e)
 {
 	char dir[4096], path[4200];
@@ -250,6 +277,7 @@ static int read_config(struct app_opts *o, struct err *e)
 		return 0;
 	char line[8192];
 	int rc = 0;
+	bool in_remote = false; /* inside the [remote] section */
 	for (int lineno = 1; !rc && fgets(line, sizeof line, f); lineno++) {
 		char *hash = strchr(line, '#');
 		if (hash)
@@ -257,6 +285,14 @@ static int read_config(struct app_opts *o, struct err *e)
 		char *s = trim(line);
 		if (!*s)
 			continue;
+		if (*s == '[') {
+			in_remote = !strcmp(s, "[remote]");
+			if (!in_remote)
+				rc = err_set(e, ERR_USAGE, "%s line %d: '%s' is not a section the config "
+					     "file has (only [remote]; see man ponder, FILES)", path,
+					     lineno, s);
+			continue;
+		}
 		char *sep = s + strcspn(s, "= \t");
 		char *value = sep;
 		if (*sep) {
@@ -265,10 +301,11 @@ static int read_config(struct app_opts *o, struct err *e)
 			if (*value == '=')
 				value = trim(value + 1);
 		}
+		const char *key = in_remote ? remote_key(s) : s;
 		const struct option *lo = long_opts;
-		while (lo->name && strcmp(lo->name, s))
+		while (key && lo->name && strcmp(lo->name, key))
 			lo++;
-		if (!lo->name || per_run_only(lo->val)) {
+		if (!key || !lo->name || per_run_only(lo->val)) {
 			rc = err_set(e, ERR_USAGE, "%s line %d: '%s' is not a setting the config file "
 				     "takes (see man ponder, FILES)", path, lineno, s);
 		} else if (lo->has_arg == no_argument) {
@@ -289,7 +326,7 @@ static int read_config(struct app_opts *o, struct err *e)
 	return rc;
 }
 
-int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
+void app_opts_defaults(struct app_opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->temperature = o->top_p = o->min_p = -1;
@@ -297,6 +334,39 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 	o->mtp = 1;
 	o->kv_type = ENG_KV_BF16; /* half of F32's memory for no visible change (docs/engine.md) */
 	o->kv_cache_max = APP_KV_CACHE_MAX_DEFAULT;
+}
+
+int app_opts_set(struct app_opts *o, const char *name, const char *value, struct err *e)
+{
+	for (const struct option *lo = long_opts; lo->name; lo++)
+		if (!strcmp(lo->name, name))
+			return apply(o, lo->val, value, e);
+	return err_set(e, ERR_USAGE, "unknown option --%s", name);
+}
+
+/* A local model and a remote server both answer questions: one of them is used. The
+   command line beats the config file and the environment; two choices at the same level
+   are an error. */
+static int choose_model_or_remote(struct app_opts *o, bool config_model, bool config_remote,
+				  bool cli_model, bool cli_remote, struct err *e)
+{
+	if (cli_model && cli_remote)
+		return err_set(e, ERR_USAGE, "-m and --remote both choose what answers: use -m DIR "
+			       "for a model on this machine or --remote URL for a server, not both");
+	if (cli_model)
+		o->remote[0] = '\0';
+	else if (cli_remote)
+		o->model[0] = '\0';
+	else if (config_model && config_remote)
+		return err_set(e, ERR_USAGE, "both a model (model in the config file, or "
+			       "PONDER_MODEL) and a remote server ([remote] url in the config file) "
+			       "are set: remove one, or choose with -m DIR or --remote URL");
+	return 0;
+}
+
+int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
+{
+	app_opts_defaults(o);
 	int rc = read_config(o, e);
 	if (rc)
 		return rc;
@@ -304,6 +374,10 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 	if (env && *env && (rc = copy_str("model", env, o->model, sizeof o->model, e)))
 		return rc;
 
+	/* Only what the command line asks for is worth a note under --remote. */
+	o->local_only[0] = '\0';
+	bool config_model = o->model[0], config_remote = o->remote[0];
+	bool cli_model = false, cli_remote = false;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -319,7 +393,12 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e)
 		}
 		if ((rc = apply(o, c, optarg, e)))
 			return rc;
+		cli_model |= c == OPT_MODEL;
+		cli_remote |= c == OPT_REMOTE;
 	}
+	if ((rc = choose_model_or_remote(o, config_model, config_remote, cli_model, cli_remote,
+					 e)))
+		return rc;
 	if (o->cid && o->continue_latest)
 		return err_set(e, ERR_USAGE, "-c and --cid both choose a conversation; use one");
 	/* Remaining words form the prompt, after any -p text. */
@@ -412,6 +491,8 @@ void app_opts_usage(FILE *f)
 	      "           --head bf16|fp8 (output head as stored, or re-quantised: faster)\n"
 	      "sampling:  --temperature T (R1 default 0.6)   --top-p P (0.95)   --top-k K\n"
 	      "           --min-p P   --seed N   --max-tokens N   --think on|off\n"
+	      "remote:    --remote URL (an OpenAI-compatible server: vLLM, SGLang, ponder serve)\n"
+	      "           --remote-model NAME   --api-key-env VAR (the variable holding the key)\n"
 	      "chat:      --system TEXT   -c, --continue   --cid ID   --no-save   --db PATH\n"
 	      "           --kv-cache-max SIZE (KV snapshots that resume conversations; 4G)\n"
 	      "           --no-kv-cache\n"

@@ -21,6 +21,16 @@ enum output_mode { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_JSONL };
 
 struct app_opts {
 	char model[4096];      /* model directory; "" = the shipped demo model */
+	/* An OpenAI-compatible server instead of a local model (docs/remote.md): its base
+	   URL ("" = local), the model to ask for ("" = the first it lists) and the name of
+	   the environment variable that holds the API key ("" = none; the key itself is
+	   never stored). */
+	char remote[2048];
+	char remote_model[256];
+	char api_key_env[128];
+	/* The options given (command line or config file) that only the local engine uses,
+	   comma-separated, for the note that --remote ignores them. */
+	char local_only[256];
 	/* Sampling; negative = not given: the model's generation_config.json, else the model
 	   family's default (R1: temperature 0.6, top_p 0.95). */
 	double temperature, top_p, min_p;
@@ -61,6 +71,12 @@ int app_opts_parse(struct app_opts *o, int argc, char **argv, struct err *e);
 int app_parse_int(const char *name, const char *v, long long lo, long long hi,
 		  long long *out, struct err *e);
 void app_opts_release(struct app_opts *o);
+
+/* The defaults app_opts_parse starts from (no config file, no environment). */
+void app_opts_defaults(struct app_opts *o);
+/* Applies one option by its long name (value NULL for a flag), checked as on the
+   command line: for commands with options of their own (ponder serve). */
+int app_opts_set(struct app_opts *o, const char *name, const char *value, struct err *e);
 
 /* *out = v as bytes: a whole or decimal number, optionally followed by K, M, G or T
    (powers of 1024; "KB"/"KiB" spellings too). ERR_USAGE naming --name otherwise. */

@@ -100,6 +100,17 @@ static const char *finish_name(enum gen_finish f)
 	return "error";
 }
 
+static json_t *count_or_null(int64_t n)
+{
+	return n >= 0 ? json_integer((json_int_t)n) : json_null();
+}
+
+/* Rates a remote server does not report are 0 in gen_stats. */
+static json_t *rate_or_null(double r)
+{
+	return r > 0 ? json_real(r) : json_null();
+}
+
 static json_t *summary(const struct app_chat *c, const struct gen_stats *st, const char *finish,
 		       const char *error, bool with_text)
 {
@@ -113,15 +124,20 @@ static json_t *summary(const struct app_chat *c, const struct gen_stats *st, con
 	json_object_set_new(o, "finish_reason", json_string(finish));
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
-	json_object_set_new(o, "usage", json_pack("{s:I, s:I, s:I, s:I, s:I}",
-		"prompt_tokens", (json_int_t)st->prompt_tokens,
-		"cached_prompt_tokens", (json_int_t)st->reused_tokens,
-		"reasoning_tokens", (json_int_t)st->reasoning_tokens,
-		"answer_tokens", (json_int_t)st->answer_tokens,
-		"completion_tokens", (json_int_t)(st->reasoning_tokens + st->answer_tokens)));
-	json_object_set_new(o, "timings", json_pack("{s:f, s:f, s:f, s:f}",
-		"prefill_tokens_per_s", st->prefill_tps, "decode_tokens_per_s", st->decode_tps,
-		"time_to_first_token_ms", st->ttft_ms, "thinking_ms", st->think_ms));
+	/* A remote server may leave figures out (-1): null, never a guess. */
+	bool split_known = st->reasoning_tokens >= 0 && st->answer_tokens >= 0;
+	json_object_set_new(o, "usage", json_pack("{s:o, s:o, s:o, s:o, s:o}",
+		"prompt_tokens", count_or_null(st->prompt_tokens),
+		"cached_prompt_tokens", count_or_null(st->reused_tokens),
+		"reasoning_tokens", count_or_null(st->reasoning_tokens),
+		"answer_tokens", count_or_null(st->answer_tokens),
+		"completion_tokens", count_or_null(split_known ? st->reasoning_tokens +
+								 st->answer_tokens : -1)));
+	json_object_set_new(o, "timings", json_pack("{s:o, s:o, s:f, s:o}",
+		"prefill_tokens_per_s", rate_or_null(st->prefill_tps),
+		"decode_tokens_per_s", rate_or_null(st->decode_tps),
+		"time_to_first_token_ms", st->ttft_ms, "thinking_ms",
+		c->remote ? json_null() : json_real(st->think_ms)));
 	json_object_set_new(o, "mtp", json_pack("{s:I, s:I, s:o}",
 		"drafted", (json_int_t)st->mtp_drafted, "accepted", (json_int_t)st->mtp_accepted,
 		"acceptance", st->mtp_drafted ? json_real((double)st->mtp_accepted /

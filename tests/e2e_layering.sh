@@ -1,5 +1,6 @@
 #!/bin/sh
-# The dependency between the folders runs one way: ui → app → engine / history → kernels
+# The dependency between the folders runs one way: ui → app → engine / history / net →
+# kernels
 # (docs/design.md). Checked from the #include lines, without building:
 #  - ui/ includes no engine/, history/ or kernels/ header, and never app/chat.h (the
 #    session's insides); the app/ headers it does include (chat_api.h, the interface
@@ -7,7 +8,7 @@
 #    kernels/ or ui/ header themselves, so nothing of those reaches the UI through them;
 #  - app/ includes no ui/ header except ui/ui.h (the entry point ui_run), and only in
 #    main.c;
-#  - engine/, history/ and kernels/ include nothing from app/ or ui/.
+#  - engine/, history/, net/ and kernels/ include nothing from app/ or ui/.
 # Prints PASS / FAIL lines for tests/run.sh.
 cd "$(dirname "$0")/.." || exit 1
 
@@ -29,12 +30,12 @@ check() {
 }
 
 ui=$(includes ui)
-check layering_ui_no_engine_history '"(engine|history|kernels)/' "$ui"
+check layering_ui_no_engine_history '"(engine|history|net|kernels)/' "$ui"
 check layering_ui_not_chat_internals '"app/chat\.h"' "$ui"
 used=$(printf '%s\n' "$ui" | sed -n 's/.*#[[:space:]]*include[[:space:]]*"\(app\/[^"]*\)".*/\1/p' | sort -u)
-check layering_ui_app_headers_clean '"(engine|history|kernels|ui)/' \
+check layering_ui_app_headers_clean '"(engine|history|net|kernels|ui)/' \
 	"$(for h in app/chat_api.h $used; do grep -Hn '#[[:space:]]*include[[:space:]]*"' "$h"; done)"
 app=$(includes app)
 check layering_app_no_ui '"ui/' "$(printf '%s\n' "$app" | grep -v '^app/main\.c:[0-9]*:#include "ui/ui\.h"')"
-check layering_lower_no_app_ui '"(app|ui)/' "$(includes engine history kernels common)"
+check layering_lower_no_app_ui '"(app|ui)/' "$(includes engine history net kernels common)"
 exit 0

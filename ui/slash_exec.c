@@ -61,12 +61,13 @@ static void do_info(struct ui *u)
 	/* The worker may be writing through the chat's handle: ask it only when idle. */
 	const char *warn = !u->generating ? app_chat_db_warning(u->chat) : NULL;
 	ui_notice(u, UI_B_NOTICE,
-		  "Model: %s%s\n  folder: %s\n  context: %lld tokens; MTP speculative decoding: %s\n"
+		  "Model: %s%s\n  %s: %s\n  context: %lld tokens; MTP speculative decoding: %s\n"
 		  "Sampling: temperature %.2f, top_p %.2f, top_k %d, min_p %.2f, seed %llu, "
 		  "max_tokens %lld%s\nReasoning: %s\nHistory: %s%s%s; conversation %s%lld\n"
 		  "Theme: %s (%s)",
 		  c->model_name, c->is_demo ? " (the shipped demo model: arithmetic only; load a "
-		  "real checkpoint with -m DIR)" : "", c->model_dir, (long long)u->ctx_max,
+		  "real checkpoint with -m DIR)" : "", c->remote ? "server" : "folder", c->model_dir,
+		  (long long)u->ctx_max,
 		  c->mtp ? "on" : "off", p.temperature, p.top_p, p.top_k, p.min_p,
 		  (unsigned long long)p.seed, (long long)p.max_tokens,
 		  p.max_tokens <= 0 ? " (until the context is full)" : "",
