@@ -192,14 +192,18 @@ else
 fi
 
 # --- the interface ---
-if command -v tmux >/dev/null 2>&1; then
-	tmux -L ponder_remote_e2e new-session -d -x 100 -y 30 \
-		"XDG_CONFIG_HOME=$XDG_CONFIG_HOME XDG_DATA_HOME=$XDG_DATA_HOME XDG_STATE_HOME=$XDG_STATE_HOME PONDER_DB=$PONDER_DB $BIN --remote $FAKE --remote-model vllm"
+if ! command -v tmux >/dev/null 2>&1; then
+	echo "SKIP remote_tui_shows_reply: tmux is not installed"
+elif ! tmux -L ponder_remote_e2e new-session -d -x 100 -y 30 \
+	"XDG_CONFIG_HOME=$XDG_CONFIG_HOME XDG_DATA_HOME=$XDG_DATA_HOME XDG_STATE_HOME=$XDG_STATE_HOME PONDER_DB=$PONDER_DB $BIN --remote $FAKE --remote-model vllm" \
+	2>"$T/tmux.err"; then
+	echo "SKIP remote_tui_shows_reply: tmux cannot start a session here: $(head -c 200 "$T/tmux.err")"
+else
 	sleep 1
 	tmux -L ponder_remote_e2e send-keys "What is 2 + 2?" Enter
 	i=0 screen=
 	while [ $i -lt 50 ]; do
-		screen=$(tmux -L ponder_remote_e2e capture-pane -p)
+		screen=$(tmux -L ponder_remote_e2e capture-pane -p 2>/dev/null)
 		printf '%s' "$screen" | grep -q "The answer is" && break
 		sleep 0.2
 		i=$((i + 1))
@@ -211,7 +215,5 @@ if command -v tmux >/dev/null 2>&1; then
 	else
 		fail remote_tui_shows_reply "$(printf '%s' "$screen" | tail -12)"
 	fi
-else
-	echo "SKIP remote_tui_shows_reply: tmux is not installed"
 fi
 exit 0
