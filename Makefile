@@ -1,7 +1,7 @@
 # ponder — one non-recursive Makefile.
 #   make              build bin/ponder (CPU always; CUDA objects too when nvcc is found)
 #   make test         build and run every test that needs no GPU (GPU tests print SKIP)
-#   make check-tsan   ThreadSanitizer build of the pool and kernel tests, run
+#   make check-tsan   ThreadSanitizer build of the pool, kernel, KV-store and serve tests, run
 #   make check-asan   ASan + UBSan build of everything, the whole suite run on it
 #   make bench        build and run the benchmarks under tools/
 #   make fuzz         build the libFuzzer harnesses (clang) into build/fuzz/
@@ -109,10 +109,11 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/libponder.a
 test: $(PONDER) $(TEST_BIN)
 	@BUILD=$(BUILD) BIN=$(PONDER) SKIP_TESTS="$(SKIP_TESTS)" sh tests/run.sh
 
-# ThreadSanitizer over the thread pool and every kernel that runs on it. TESTS limits
-# tests/run.sh to these binaries.
+# ThreadSanitizer over the thread pool, every kernel that runs on it, the KV store's
+# background writer, ponder serve's queue and the remote client's cancellation. TESTS
+# limits tests/run.sh to these binaries.
 TSAN_TESTS := test_pool test_pool_stress test_kernels test_kern_quant test_kv_store \
-              test_serve_stress
+              test_serve_stress test_oai_client
 check-tsan:
 	$(MAKE) BUILD=$(BUILD)/tsan PONDER=bin/ponder-tsan CUDA=0 CI= \
 	  SANITIZE="-O1 -fsanitize=thread" $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)

@@ -279,6 +279,33 @@ void app_chat_new_conversation(struct app_chat *c)
 	c->cid = 0;
 }
 
+/* With history on, the turns a request brought along are stored first, so the saved
+   conversation reads as the client had it (the answers only: past reasoning is not sent). */
+static void store_earlier_turns(struct app_chat *c)
+{
+	struct err he = {0};
+	if (!c->db || !c->n_turns)
+		return;
+	if (hist_conversation_new(c->db, NULL, c->model_name, c->system, &c->cid, &he)) {
+		set_warning(c, "history is not saved: ", he.msg);
+		return;
+	}
+	for (size_t i = 0; i < c->n_turns; i++) {
+		const struct chat_turn *t = &c->turns[i];
+		int64_t mid = 0;
+		int rc = t->role == CHAT_USER
+				 ? hist_message_add_user(c->db, c->cid, t->text, t->len, &mid, &he)
+				 : hist_message_begin_assistant(c->db, c->cid, c->model_name, NULL, &mid,
+								&he) ||
+					   hist_message_finish(c->db, mid, HIST_COMPLETE, NULL, "", 0,
+							       t->text, t->len, NULL, &he);
+		if (rc) {
+			set_warning(c, "history is not saved: ", he.msg);
+			return;
+		}
+	}
+}
+
 int app_chat_begin_with(struct app_chat *c, const char *system, const struct chat_turn *turns,
 			size_t n, struct err *e)
 {
@@ -290,6 +317,7 @@ int app_chat_begin_with(struct app_chat *c, const char *system, const struct cha
 	for (size_t i = 0; i < n; i++)
 		if (push_turn(c, turns[i].role, turns[i].text, turns[i].len))
 			return err_set(e, ERR_NOMEM, "out of memory");
+	store_earlier_turns(c);
 	return 0;
 }
 
@@ -406,7 +434,7 @@ int app_chat_send(struct app_chat *c, const char *text, size_t len, eng_emit_fn 
 		  void *ud, struct gen_stats *st, struct err *e)
 {
 	struct err he = {0};
-	c->stop = 0;
+	__atomic_store_n(&c->stop, 0, __ATOMIC_RELAXED); /* app_chat_stop may race with this */
 	c->reasoning.len = c->answer.len = 0;
 	/* Without --seed every reply draws a fresh seed; it is stored with the reply, so any
 	   reply can be reproduced with --seed. */

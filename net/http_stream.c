@@ -62,7 +62,7 @@ struct xfer {
 
 static bool stop_set(const struct xfer *x)
 {
-	return x->r->stop && *x->r->stop;
+	return x->r->stop && __atomic_load_n(x->r->stop, __ATOMIC_RELAXED); /* set by another thread */
 }
 
 /* Keeps at most BODY_KEEP bytes of a body nobody streams; the rest is dropped. */

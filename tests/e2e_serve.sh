@@ -143,6 +143,20 @@ if start keyed --api-key-env PONDER_E2E_KEY --save; then
 	$BIN history search --json 12 >"$T/search" 2>&1
 	if [ "$n" = 1 ] && grep -q '30' "$T/search"; then pass save_stores_request
 	else fail save_stores_request "$n conversations; search: $(head -c 200 "$T/search")"; fi
+	# A request that carries earlier turns is stored whole: a follow-up through
+	# ponder --remote (its own history off) sends 3 messages, and the server's saved
+	# conversation holds all 4 with the reply.
+	PONDER_E2E_KEY=$KEY timeout 60 $BIN --remote "http://127.0.0.1:$port" \
+		--api-key-env PONDER_E2E_KEY --temperature 0 --db "$T/client.db" \
+		"What is 37 + 48?" >/dev/null 2>&1
+	PONDER_E2E_KEY=$KEY timeout 60 $BIN --remote "http://127.0.0.1:$port" \
+		--api-key-env PONDER_E2E_KEY --temperature 0 --db "$T/client.db" -c \
+		"And that times 3?" >/dev/null 2>&1
+	last=$($BIN history list --json 2>/dev/null | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]; print(c["id"])')
+	roles=$($BIN history show "$last" --json 2>/dev/null | python3 -c 'import json,sys; m=json.load(sys.stdin)["messages"]; print(" ".join(x["role"] for x in m), m[1]["content"], m[3]["content"])')
+	if [ "$roles" = "user assistant user assistant The answer is 85. The answer is 255." ]; then
+		pass save_stores_earlier_turns
+	else fail save_stores_earlier_turns "stored: $roles"; fi
 
 	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 		echo "SKIP openai_npm_client: node or npm is not installed"

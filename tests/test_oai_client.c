@@ -385,7 +385,7 @@ static volatile sig_atomic_t stop_flag;
 static void *set_stop_later(void *arg)
 {
 	usleep(300 * 1000);
-	stop_flag = 1;
+	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED); /* as app_chat_stop does */
 	return NULL;
 }
 
