@@ -124,20 +124,27 @@ static bool authorized(const struct serve_http *h, struct MHD_Connection *c)
 	return v && !strncmp(v, "Bearer ", 7) && same_secret(v + 7, h->o.api_key);
 }
 
+/* Waits on the job (its mutex held) for at most WAIT_SLICE_MS; true when signalled,
+   false when the slice ran out (time to look at the client). */
+static bool wait_slice(struct serve_job *j)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += WAIT_SLICE_MS * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&j->cv, &j->mu, &t) == 0;
+}
+
 /* Waits until the job has started (or, with until_done, ended); false when its client
    went away first. */
 static bool wait_job(struct serve_job *j, struct MHD_Connection *c, bool until_done)
 {
 	pthread_mutex_lock(&j->mu);
 	while (!(until_done ? j->done : j->started)) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += WAIT_SLICE_MS * 1000000L;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
-		if (pthread_cond_timedwait(&j->cv, &j->mu, &t) == 0)
+		if (wait_slice(j))
 			continue;
 		pthread_mutex_unlock(&j->mu);
 		if (client_gone(c))
@@ -169,14 +176,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			pthread_mutex_unlock(&j->mu);
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += WAIT_SLICE_MS * 1000000L;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
-		if (pthread_cond_timedwait(&j->cv, &j->mu, &t) == 0)
+		if (wait_slice(j))
 			continue;
 		pthread_mutex_unlock(&j->mu);
 		if (client_gone(s->conn)) {

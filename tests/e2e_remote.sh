@@ -215,5 +215,19 @@ else
 	else
 		fail remote_tui_shows_reply "$(printf '%s' "$screen" | tail -12)"
 	fi
+	tmux -L ponder_remote_e2e send-keys "/info" Enter
+	i=0
+	while [ $i -lt 25 ]; do
+		screen=$(tmux -L ponder_remote_e2e capture-pane -p 2>/dev/null)
+		printf '%s' "$screen" | grep -q "server: $FAKE" && break
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if printf '%s' "$screen" | grep -q "server: $FAKE" &&
+		printf '%s' "$screen" | grep -q "temperature the server's"; then
+		pass remote_tui_info
+	else
+		fail remote_tui_info "$(printf '%s' "$screen" | tail -12)"
+	fi
 fi
 exit 0

@@ -50,6 +50,16 @@ static void do_think(struct ui *u, bool on)
 	ui_message(u, "reasoning %s from the next question", on ? "on" : "off");
 }
 
+/* A sampling value for /info: negative is "not set" with a remote server, whose own
+   default then applies. */
+static const char *setting(char *buf, size_t size, double v)
+{
+	if (v < 0)
+		return "the server's";
+	snprintf(buf, size, "%.2f", v);
+	return buf;
+}
+
 static void do_info(struct ui *u)
 {
 	struct app_chat_info *c = &u->info;
@@ -60,15 +70,23 @@ static void do_info(struct ui *u)
 	int64_t cid = app_chat_cid(u->chat);
 	/* The worker may be writing through the chat's handle: ask it only when idle. */
 	const char *warn = !u->generating ? app_chat_db_warning(u->chat) : NULL;
+	char engine[512], t[16], tp[16], mp[16];
+	if (c->remote)
+		snprintf(engine, sizeof engine, "  server: %s (its context and speculative decoding "
+			 "are its own)", c->model_dir);
+	else
+		snprintf(engine, sizeof engine, "  folder: %s\n  context: %lld tokens; MTP "
+			 "speculative decoding: %s", c->model_dir, (long long)u->ctx_max,
+			 c->mtp ? "on" : "off");
 	ui_notice(u, UI_B_NOTICE,
-		  "Model: %s%s\n  %s: %s\n  context: %lld tokens; MTP speculative decoding: %s\n"
-		  "Sampling: temperature %.2f, top_p %.2f, top_k %d, min_p %.2f, seed %llu, "
+		  "Model: %s%s\n%s\n"
+		  "Sampling: temperature %s, top_p %s, top_k %d, min_p %s, seed %llu, "
 		  "max_tokens %lld%s\nReasoning: %s\nHistory: %s%s%s; conversation %s%lld\n"
 		  "Theme: %s (%s)",
 		  c->model_name, c->is_demo ? " (the shipped demo model: arithmetic only; load a "
-		  "real checkpoint with -m DIR)" : "", c->remote ? "server" : "folder", c->model_dir,
-		  (long long)u->ctx_max,
-		  c->mtp ? "on" : "off", p.temperature, p.top_p, p.top_k, p.min_p,
+		  "real checkpoint with -m DIR)" : "", engine,
+		  setting(t, sizeof t, p.temperature), setting(tp, sizeof tp, p.top_p),
+		  p.top_k < 0 ? 0 : p.top_k, setting(mp, sizeof mp, p.min_p),
 		  (unsigned long long)p.seed, (long long)p.max_tokens,
 		  p.max_tokens <= 0 ? " (until the context is full)" : "",
 		  p.think_off ? "off (/think on turns it on)" : "on (/think off turns it off)",
