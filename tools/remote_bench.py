@@ -47,7 +47,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bin", default="bin/ponder")
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp()
+    with tempfile.TemporaryDirectory() as tmp:
+        return run(a, tmp)
+
+
+def run(a, tmp):
     env = dict(os.environ, XDG_CONFIG_HOME=tmp, XDG_DATA_HOME=tmp, XDG_STATE_HOME=tmp,
                XDG_CACHE_HOME=tmp)
     env.pop("PONDER_MODEL", None)
@@ -99,6 +103,7 @@ def main():
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=10)
+        errf.close()
 
 
 if __name__ == "__main__":
