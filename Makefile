@@ -140,7 +140,7 @@ bench: $(PONDER) $(BENCH_BIN)
 # docs/fuzzing.md lists the harnesses and how to run them; seeds: tools/fuzz/corpus/.
 FUZZ_CC ?= clang
 FUZZ_LIB_SRC := engine/safetensors.c engine/config.c engine/config_json.c engine/config_dense.c \
-  common/err.c common/marker.c common/utf8.c engine/checkpoint.c engine/ckpt_files.c \
+  common/err.c common/json_text.c common/marker.c common/utf8.c engine/checkpoint.c engine/ckpt_files.c \
   engine/tokenizer.c engine/tok_added.c engine/tok_bpe.c engine/tok_json.c engine/tok_load.c \
   engine/tok_pretok.c engine/detok_stream.c engine/channels.c engine/kv_type.c engine/head_type.c \
   app/options.c app/paths.c \

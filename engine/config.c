@@ -88,12 +88,12 @@ static int parse_arch(json_t *root, struct eng_config *c, struct err *e)
 		if (!json_is_array(a) || json_array_size(a) == 0)
 			return err_set(e, ERR_FORMAT,
 				       "architectures must be a non-empty list of strings, got %s",
-				       cfg_repr(a, b, sizeof b));
+				       json_repr(a, b, sizeof b));
 		for (size_t i = 0; i < json_array_size(a); i++) {
 			json_t *s = json_array_get(a, i);
 			if (!json_is_string(s))
 				return err_set(e, ERR_FORMAT, "architectures[%zu] must be a string, got %s",
-					       i, cfg_repr(s, b, sizeof b));
+					       i, json_repr(s, b, sizeof b));
 			const char *name = json_string_value(s);
 			for (k = 0; k < N_ARCHS && strcmp(name, archs[k].name) != 0; k++)
 				;
@@ -182,7 +182,7 @@ int cfg_parse_quant(json_t *q, struct eng_config *c, struct err *e)
 	char b[80];
 	if (!json_is_object(q))
 		return err_set(e, ERR_FORMAT, "quantization_config must be an object, got %s",
-			       cfg_repr(q, b, sizeof b));
+			       json_repr(q, b, sizeof b));
 	const char *p = "quantization_config.";
 	const char *method = NULL, *fmt = NULL, *act = NULL;
 	int rc = cfg_get_str(q, p, "quant_method", NULL, &method, e);
@@ -214,7 +214,7 @@ int cfg_parse_quant(json_t *q, struct eng_config *c, struct err *e)
 		return err_set(e, ERR_UNSUPPORTED,
 			       "quantization_config.weight_block_size %s is not supported: only "
 			       "[128, 128]",
-			       cfg_repr(bs, b, sizeof b));
+			       json_repr(bs, b, sizeof b));
 	c->fp8 = true;
 	c->fp8_block[0] = c->fp8_block[1] = 128;
 	return 0;
@@ -254,7 +254,7 @@ int cfg_parse_token_ids(json_t *root, struct eng_config *c, int64_t def_bos, int
 			json_t *x = json_array_get(v, i);
 			if (!json_is_integer(x))
 				return err_set(e, ERR_FORMAT, "eos_token_id[%zu] must be an integer, got %s",
-					       i, cfg_repr(x, b, sizeof b));
+					       i, json_repr(x, b, sizeof b));
 			json_int_t id = json_integer_value(x);
 			if (id < 0 || id >= c->vocab_size)
 				return err_set(e, ERR_RANGE,
@@ -266,7 +266,7 @@ int cfg_parse_token_ids(json_t *root, struct eng_config *c, int64_t def_bos, int
 		c->n_eos_token_ids = (int)n;
 	} else {
 		return err_set(e, ERR_FORMAT, "eos_token_id must be an integer or a list, got %s",
-			       cfg_repr(v, b, sizeof b));
+			       json_repr(v, b, sizeof b));
 	}
 	if (c->n_eos_token_ids)
 		c->eos_token_id = c->eos_token_ids[0];

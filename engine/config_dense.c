@@ -115,13 +115,13 @@ static int check_layer_types(json_t *r, struct err *e)
 		return 0;
 	if (!json_is_array(lt))
 		return err_set(e, ERR_FORMAT, "layer_types must be a list, got %s",
-			       cfg_repr(lt, b, sizeof b));
+			       json_repr(lt, b, sizeof b));
 	for (size_t i = 0; i < json_array_size(lt); i++) {
 		json_t *t = json_array_get(lt, i);
 		if (!json_is_string(t) || strcmp(json_string_value(t), "full_attention") != 0)
 			return err_set(e, ERR_UNSUPPORTED, "layer_types[%zu] = %s is not supported: "
 				       "ponder runs full attention in every layer", i,
-				       cfg_repr(t, b, sizeof b));
+				       json_repr(t, b, sizeof b));
 	}
 	return 0;
 }

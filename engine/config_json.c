@@ -6,30 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A short rendering of a JSON value for messages. */
-const char *cfg_repr(json_t *v, char *buf, size_t cap)
-{
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	snprintf(buf, cap, "%.60s%s", s ? s : "?", s && strlen(s) > 60 ? "..." : "");
-	free(s);
-	return buf;
-}
-
-static const char *type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
 /*
  * An integer field in [lo, hi]. Absent: def. null: null_val when null_ok (the HF code
  * treats None as "not used"), else an error.
@@ -53,7 +29,7 @@ int cfg_get_int(json_t *obj, const char *prefix, const char *field, int64_t def,
 	}
 	if (!json_is_integer(v))
 		return err_set(e, ERR_FORMAT, "%s%s must be an integer, got %s (%s)", prefix,
-			       field, type_name(v), cfg_repr(v, b, sizeof b));
+			       field, json_type_desc(v), json_repr(v, b, sizeof b));
 	json_int_t x = json_integer_value(v);
 	if (x < lo || x > hi)
 		return err_set(e, ERR_RANGE,
@@ -75,7 +51,7 @@ int cfg_get_num(json_t *obj, const char *prefix, const char *field, double def, 
 	}
 	if (!json_is_number(v))
 		return err_set(e, ERR_FORMAT, "%s%s must be a number, got %s (%s)", prefix, field,
-			       type_name(v), cfg_repr(v, b, sizeof b));
+			       json_type_desc(v), json_repr(v, b, sizeof b));
 	double x = json_number_value(v);
 	if (!isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo))
 		return err_set(e, ERR_RANGE, "%s%s = %g is out of range: ponder accepts %s %g %s %g",
@@ -96,7 +72,7 @@ int cfg_get_bool(json_t *obj, const char *prefix, const char *field, bool def, b
 	}
 	if (!json_is_boolean(v))
 		return err_set(e, ERR_FORMAT, "%s%s must be true or false, got %s", prefix, field,
-			       cfg_repr(v, b, sizeof b));
+			       json_repr(v, b, sizeof b));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -112,7 +88,7 @@ int cfg_get_str(json_t *obj, const char *prefix, const char *field, const char *
 	}
 	if (!json_is_string(v))
 		return err_set(e, ERR_FORMAT, "%s%s must be a string, got %s", prefix, field,
-			       cfg_repr(v, b, sizeof b));
+			       json_repr(v, b, sizeof b));
 	*out = json_string_value(v);
 	return 0;
 }
@@ -124,7 +100,7 @@ int cfg_check_keys(json_t *obj, const char *field, const char *const *known,
 	char b[80];
 	if (!json_is_object(obj))
 		return err_set(e, ERR_FORMAT, "%s must be an object or null, got %s", field,
-			       cfg_repr(obj, b, sizeof b));
+			       json_repr(obj, b, sizeof b));
 	const char *key;
 	json_t *val;
 	json_object_foreach(obj, key, val) {

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "common/json_text.h"
 #include "engine/config.h"
 
 /* Generous bounds: several times the largest released model, far below anything that
@@ -23,9 +24,6 @@
 #define MAX_LORA 16384
 #define MAX_EXPERTS 4096
 #define MAX_POSITIONS (16 * 1024 * 1024)
-
-/* A short rendering of a JSON value for messages (at most 63 characters). */
-const char *cfg_repr(json_t *v, char *buf, size_t cap);
 
 /*
  * An integer field in [lo, hi]. Absent: def. null: null_val when null_ok (the HF code

@@ -75,7 +75,7 @@ static bool char_before(const uint8_t *s, size_t end, uint32_t *cp, size_t *len)
 		b--;
 		k++;
 	}
-	size_t l = tok_utf8_dec(s + b, end - b, cp);
+	size_t l = utf8_decode(s + b, end - b, cp);
 	if (!l || b + l != end)
 		return false;
 	*len = l;
@@ -174,7 +174,7 @@ int tok_added_split(struct tok_run *r, const struct tok_trie *tr, const char *te
 		size_t cl;
 		if (a->single_word) {
 			bool word_before = char_before(s, start, &cp, &cl) && tok_is_word(cp);
-			bool word_after = stop < n && tok_utf8_dec(s + stop, n - stop, &cp) &&
+			bool word_after = stop < n && utf8_decode(s + stop, n - stop, &cp) &&
 					  tok_is_word(cp);
 			if (word_before || word_after)
 				continue;
@@ -186,7 +186,7 @@ int tok_added_split(struct tok_run *r, const struct tok_trie *tr, const char *te
 			start = ns > start_offset ? ns : start_offset;
 		}
 		if (a->rstrip) {
-			while (stop < n && (cl = tok_utf8_dec(s + stop, n - stop, &cp)) &&
+			while (stop < n && (cl = utf8_decode(s + stop, n - stop, &cp)) &&
 			       tok_is_space(cp))
 				stop += cl;
 		}

@@ -281,7 +281,7 @@ static int init_generic(struct tok_run *r, const uint8_t *w, size_t n, size_t *n
 			i++;
 		} else {
 			uint32_t cp;
-			cl = tok_utf8_dec(w + i, n - i, &cp);
+			cl = utf8_decode(w + i, n - i, &cp);
 			if (!cl)
 				cl = 1; /* an invalid byte: its own symbol, found by fallback only */
 			c = (const char *)w + i;

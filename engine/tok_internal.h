@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/utf8.h"
 #include "engine/tokenizer.h"
 
 #define TOK_NONE UINT32_MAX
@@ -334,11 +335,7 @@ typedef int (*tok_piece_fn)(struct tok_run *r, int32_t id, const char *s, size_t
 int tok_added_split(struct tok_run *r, const struct tok_trie *tr, const char *s, size_t n,
 		    tok_piece_fn fn);
 
-/* tokenizer.c: UTF-8 helpers */
-/* Length of the valid UTF-8 prefix of s[0..n). */
-size_t tok_utf8_valid(const uint8_t *s, size_t n);
-/* Decodes one character at s (n > 0); returns its length, or 0 when invalid. */
-size_t tok_utf8_dec(const uint8_t *s, size_t n, uint32_t *cp);
+/* tokenizer.c: character classes (decoding: common/utf8.h) */
 bool tok_is_space(uint32_t cp); /* Unicode White_Space */
 bool tok_is_word(uint32_t cp);  /* Rust regex \w (approximated through utf8proc) */
 

@@ -120,8 +120,8 @@ int tj_string(struct tj *j, const char **s, size_t *n)
 	}
 	size_t raw = (size_t)(q - start);
 	if (!esc) {
-		if (tok_utf8_valid((const uint8_t *)start, raw) != raw) {
-			j->p = start + tok_utf8_valid((const uint8_t *)start, raw);
+		if (utf8_valid_prefix((const uint8_t *)start, raw) != raw) {
+			j->p = start + utf8_valid_prefix((const uint8_t *)start, raw);
 			return tj_fail(j, "invalid UTF-8 inside a string");
 		}
 		*s = start;
@@ -139,8 +139,8 @@ int tj_string(struct tj *j, const char **s, size_t *n)
 		if (*r != '\\') {
 			const char *stop = memchr(r, '\\', (size_t)(q - r));
 			size_t len = stop ? (size_t)(stop - r) : (size_t)(q - r);
-			if (tok_utf8_valid((const uint8_t *)r, len) != len) {
-				j->p = r + tok_utf8_valid((const uint8_t *)r, len);
+			if (utf8_valid_prefix((const uint8_t *)r, len) != len) {
+				j->p = r + utf8_valid_prefix((const uint8_t *)r, len);
 				return tj_fail(j, "invalid UTF-8 inside a string");
 			}
 			memcpy(o, r, len);

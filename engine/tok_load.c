@@ -990,7 +990,7 @@ static int build_tables(struct loader *L)
 			bool ok = true;
 			for (size_t i = 0; i < n && ok;) {
 				uint32_t cp;
-				size_t l = tok_utf8_dec(s + i, n - i, &cp);
+				size_t l = utf8_decode(s + i, n - i, &cp);
 				ok = l && cp < 0x180 && rev[cp] >= 0;
 				if (ok)
 					dec[k++] = (char)rev[cp];

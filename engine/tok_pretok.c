@@ -241,14 +241,14 @@ static int match_from(struct tok_run *r, const struct tok_step *st, const char *
 				       PCRE2_ERROR_NOMATCH &&
 			       at < n) {
 				uint32_t cp;
-				size_t cl = tok_utf8_dec((const uint8_t *)s + at, n - at, &cp);
+				size_t cl = utf8_decode((const uint8_t *)s + at, n - at, &cp);
 				at += cl ? cl : 1;
 			}
 			if (mr == PCRE2_ERROR_MATCHLIMIT)
 				mr = match_costly_start(r, st, s, n, at);
 			if (mr == PCRE2_ERROR_NOMATCH && at < n) {
 				uint32_t cp;
-				size_t cl = tok_utf8_dec((const uint8_t *)s + at, n - at, &cp);
+				size_t cl = utf8_decode((const uint8_t *)s + at, n - at, &cp);
 				pos = at + (cl ? cl : 1);
 				continue;
 			}
@@ -292,7 +292,7 @@ static int find_segments(struct tok_run *r, const struct tok_step *st, struct to
 			if (pos >= n)
 				break;
 			uint32_t cp;
-			size_t cl = tok_utf8_dec((const uint8_t *)s + pos, n - pos, &cp);
+			size_t cl = utf8_decode((const uint8_t *)s + pos, n - pos, &cp);
 			pos += cl ? cl : 1;
 			continue;
 		}

@@ -52,70 +52,6 @@ int tok_grow(void **p, size_t *cap, size_t need, size_t elem, struct err *e)
 	return 0;
 }
 
-size_t tok_utf8_dec(const uint8_t *s, size_t n, uint32_t *cp)
-{
-	uint8_t c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	size_t len;
-	uint32_t v, min;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		v = c & 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		v = c & 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		v = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return len;
-}
-
-size_t tok_utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		/* ASCII runs eight bytes at a time */
-		while (i + 8 <= n) {
-			uint64_t x;
-			memcpy(&x, s + i, 8);
-			if (x & 0x8080808080808080ull)
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		size_t l = tok_utf8_dec(s + i, n - i, &cp);
-		if (!l)
-			return i;
-		i += l;
-	}
-	return n;
-}
-
 /* ---- ids ----------------------------------------------------------------------- */
 
 int tok_ids_push(struct tok_ids *ids, int32_t id, struct err *e)
@@ -205,7 +141,7 @@ static int encode_piece(struct tok_run *r, const char *s, size_t n)
 {
 	int rc;
 	while (n) {
-		size_t v = tok_utf8_valid((const uint8_t *)s, n);
+		size_t v = utf8_valid_prefix((const uint8_t *)s, n);
 		if (v && (rc = encode_valid(r, s, v)))
 			return rc;
 		s += v;
@@ -214,7 +150,7 @@ static int encode_piece(struct tok_run *r, const char *s, size_t n)
 			break;
 		size_t k = 0;
 		uint32_t cp;
-		while (k < n && !tok_utf8_dec((const uint8_t *)s + k, n - k, &cp))
+		while (k < n && !utf8_decode((const uint8_t *)s + k, n - k, &cp))
 			k++;
 		if ((rc = tok_bpe_word(r, (const uint8_t *)s, k)))
 			return rc;

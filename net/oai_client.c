@@ -13,7 +13,6 @@
  * ended before its finish_reason. The API key is read from its variable for each request
  * and goes nowhere but the Authorization header.
  */
-#include "common/utf8.h"
 #include "net/oai_client.h"
 
 #include <ctype.h>
@@ -26,6 +25,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/json_text.h"
+#include "common/utf8.h"
 #include "net/http_stream.h"
 #include "net/sse.h"
 
@@ -83,7 +84,8 @@ static void quote_safe(char *out, size_t cap, const char *src, size_t len, size_
 	while (i < len && isspace(s[i]))
 		i++;
 	while (i < len && i < max) {
-		size_t n = utf8_char_len(s + i, len - i);
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
 		if (k + (n ? n : 1) + 4 > cap)
 			break;
 		if (!n) {
@@ -108,33 +110,6 @@ static void quote_safe(char *out, size_t cap, const char *src, size_t len, size_
 		k += 3;
 	}
 	out[k] = '\0';
-}
-
-/* A JSON string of the text; invalid UTF-8 (which jansson refuses) becomes U+FFFD. */
-static json_t *text_json(const char *s, size_t len)
-{
-	json_t *j = json_stringn(s, len);
-	if (j || len > (SIZE_MAX - 1) / 3)
-		return j;
-	char *fix = malloc(len * 3 + 1);
-	size_t k = 0;
-	if (!fix)
-		return NULL;
-	for (size_t i = 0; i < len;) {
-		size_t n = utf8_char_len((const unsigned char *)s + i, len - i);
-		if (n) {
-			memcpy(fix + k, s + i, n);
-			k += n;
-			i += n;
-		} else {
-			memcpy(fix + k, "\xEF\xBF\xBD", 3);
-			k += 3;
-			i++;
-		}
-	}
-	j = json_stringn(fix, k);
-	free(fix);
-	return j;
 }
 
 /* The server's own words from an error body: {"error": {"message"}} or {"error": "..."}
@@ -372,7 +347,7 @@ static char *build_body(const struct oai_client *c, const struct chat_turn *turn
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		json_t *m = json_pack("{s:s, s:o}", "role", role_name(turns[i].role), "content",
-				      text_json(turns[i].text, turns[i].len));
+				      json_text(turns[i].text, turns[i].len));
 		if (!m || json_array_append_new(msgs, m))
 			goto out;
 	}

@@ -9,46 +9,18 @@
  * NULL value as a failure and release what they were given, so each builder chains its
  * calls and checks once at the end.
  */
-#include "common/utf8.h"
 #include "net/oai_reply.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* text as a JSON string, bytes that are not UTF-8 replaced by U+FFFD. */
-static json_t *jstr(const char *text, size_t len)
-{
-	json_t *j = json_stringn(text, len);
-	if (j)
-		return j;
-	if (len > (SIZE_MAX - 1) / 3)
-		return NULL;
-	const unsigned char *s = (const unsigned char *)text;
-	char *fixed = malloc(len * 3 + 1), *o = fixed;
-	if (!fixed)
-		return NULL;
-	for (size_t i = 0; i < len;) {
-		size_t k = utf8_char_len(s + i, len - i);
-		if (k) {
-			memcpy(o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			memcpy(o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			i++;
-		}
-	}
-	j = json_stringn(fixed, (size_t)(o - fixed));
-	free(fixed);
-	return j;
-}
+#include "common/json_text.h"
 
 /* A NUL-terminated string, or null when s is NULL. */
 static json_t *jstr0(const char *s)
 {
-	return s ? jstr(s, strlen(s)) : json_null();
+	return s ? json_text(s, strlen(s)) : json_null();
 }
 
 static int put(json_t *o, const char *key, json_t *v)
@@ -133,9 +105,9 @@ char *oai_reply_chunk(const struct oai_reply_ids *ids, int role_first, const cha
 		if (role_first)
 			bad |= put(delta, "role", json_string("assistant"));
 		if (content)
-			bad |= put(delta, "content", jstr(content, clen));
+			bad |= put(delta, "content", json_text(content, clen));
 		if (reasoning)
-			bad |= put(delta, "reasoning_content", jstr(reasoning, rlen));
+			bad |= put(delta, "reasoning_content", json_text(reasoning, rlen));
 		bad |= json_array_append_new(choices, choice("delta", delta, finish)) ? 1 : 0;
 	}
 	bad |= put(root, "choices", choices);
@@ -152,8 +124,8 @@ char *oai_reply_completion(const struct oai_reply_ids *ids, const char *reasonin
 	json_t *root = head(ids, "chat.completion", &bad), *choices = json_array();
 	json_t *msg = json_object();
 	bad |= put(msg, "role", json_string("assistant"));
-	bad |= put(msg, "content", content ? jstr(content, clen) : json_null());
-	bad |= put(msg, "reasoning_content", reasoning ? jstr(reasoning, rlen) : json_null());
+	bad |= put(msg, "content", content ? json_text(content, clen) : json_null());
+	bad |= put(msg, "reasoning_content", reasoning ? json_text(reasoning, rlen) : json_null());
 	bad |= json_array_append_new(choices, choice("message", msg, finish)) ? 1 : 0;
 	bad |= put(root, "choices", choices);
 	if (usage)

@@ -24,23 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_text.h"
+
 /* A chat request nests 4 deep ({messages: [{content: [{...}]}]}); metadata may add some. */
 #define OAI_MAX_DEPTH 64
-
-static const char *type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
 
 /* Bytes of s that fit in n without cutting a UTF-8 character. */
 static size_t utf8_cut(const char *s, size_t len, size_t n)
@@ -50,20 +37,6 @@ static size_t utf8_cut(const char *s, size_t len, size_t n)
 	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	return n;
-}
-
-/* v as compact JSON for a message: at most 60 bytes, cut on a character boundary. */
-static const char *repr(json_t *v, char *buf, size_t cap)
-{
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	if (!s) {
-		snprintf(buf, cap, "?");
-		return buf;
-	}
-	size_t n = strlen(s), keep = utf8_cut(s, n, 60);
-	snprintf(buf, cap, "%.*s%s", (int)keep, s, keep < n ? "..." : "");
-	free(s);
-	return buf;
 }
 
 /* A string value between single quotes for a message: at most 40 bytes, controls as '?'. */
@@ -257,7 +230,7 @@ static int check_refused(json_t *root, struct err *e)
 		json_t *v = json_object_get(root, refused[i].field);
 		if (v && !is_noop(v, refused[i].noop))
 			return err_set(e, ERR_FORMAT, "%s: %s is not supported (%s); leave it out",
-				       refused[i].field, repr(v, b, sizeof b), refused[i].why);
+				       refused[i].field, json_repr(v, b, sizeof b), refused[i].why);
 	}
 	return 0;
 }
@@ -272,7 +245,7 @@ static int get_bool(json_t *root, const char *where, const char *f, bool *out, s
 		return 0;
 	if (!json_is_boolean(v))
 		return err_set(e, ERR_FORMAT, "%s%s must be true or false, got %s (%s)", where, f,
-			       type_name(v), repr(v, b, sizeof b));
+			       json_type_desc(v), json_repr(v, b, sizeof b));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -286,11 +259,11 @@ static int get_num(json_t *root, const char *f, double lo, int lo_open, double h
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_number(v))
-		return err_set(e, ERR_FORMAT, "%s must be a number, got %s (%s)", f, type_name(v),
-			       repr(v, b, sizeof b));
+		return err_set(e, ERR_FORMAT, "%s must be a number, got %s (%s)", f, json_type_desc(v),
+			       json_repr(v, b, sizeof b));
 	double x = json_number_value(v);
 	if (!isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo))
-		return err_set(e, ERR_FORMAT, "%s: %s is not %s %g %s %g", f, repr(v, b, sizeof b),
+		return err_set(e, ERR_FORMAT, "%s: %s is not %s %g %s %g", f, json_repr(v, b, sizeof b),
 			       lo_open ? "greater than" : "from", lo, lo_open ? "and at most" : "to",
 			       hi);
 	*out = x;
@@ -307,8 +280,8 @@ static int get_int(json_t *root, const char *f, int64_t lo, int64_t hi, int64_t 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return err_set(e, ERR_FORMAT, "%s must be an integer, got %s (%s)", f, type_name(v),
-			       repr(v, b, sizeof b));
+		return err_set(e, ERR_FORMAT, "%s must be an integer, got %s (%s)", f, json_type_desc(v),
+			       json_repr(v, b, sizeof b));
 	json_int_t x = json_integer_value(v);
 	if (x < lo || x > hi)
 		return err_set(e, ERR_FORMAT, "%s: %lld is not from %lld to %lld", f, (long long)x,
@@ -351,7 +324,7 @@ static int get_top(json_t *root, struct oai_chat_request *r, struct err *e)
 	if ((v = json_object_get(root, "model")) && !json_is_null(v)) {
 		if (!json_is_string(v))
 			return err_set(e, ERR_FORMAT, "model must be a string, got %s (%s)",
-				       type_name(v), repr(v, b, sizeof b));
+				       json_type_desc(v), json_repr(v, b, sizeof b));
 		if (json_string_length(v) >= sizeof r->model)
 			return err_set(e, ERR_FORMAT, "model: %s is %zu bytes, over the %zu accepted",
 				       quote(v, b, sizeof b), json_string_length(v),
@@ -359,8 +332,8 @@ static int get_top(json_t *root, struct oai_chat_request *r, struct err *e)
 		memcpy(r->model, json_string_value(v), json_string_length(v) + 1);
 	}
 	if ((v = json_object_get(root, "user")) && !json_is_null(v) && !json_is_string(v))
-		return err_set(e, ERR_FORMAT, "user must be a string, got %s (%s)", type_name(v),
-			       repr(v, b, sizeof b));
+		return err_set(e, ERR_FORMAT, "user must be a string, got %s (%s)", json_type_desc(v),
+			       json_repr(v, b, sizeof b));
 	if ((rc = get_bool(root, "", "stream", &r->stream, e)))
 		return rc;
 	if ((v = json_object_get(root, "stream_options")) && !json_is_null(v)) {
@@ -368,7 +341,7 @@ static int get_top(json_t *root, struct oai_chat_request *r, struct err *e)
 			return err_set(e, ERR_FORMAT,
 				       "stream_options must be an object like {\"include_usage\": "
 				       "true}, got %s (%s)",
-				       type_name(v), repr(v, b, sizeof b));
+				       json_type_desc(v), json_repr(v, b, sizeof b));
 		if ((rc = get_bool(v, "stream_options.", "include_usage", &r->include_usage, e)))
 			return rc;
 	}
@@ -387,7 +360,7 @@ static int get_role(json_t *m, const char *where, int *role, struct err *e)
 		return err_set(e, ERR_FORMAT, "%s.role is missing", where);
 	if (!json_is_string(v))
 		return err_set(e, ERR_FORMAT, "%s.role must be a string, got %s (%s)", where,
-			       type_name(v), repr(v, b, sizeof b));
+			       json_type_desc(v), json_repr(v, b, sizeof b));
 	const char *s = json_string_value(v);
 	if (!strcmp(s, "system") || !strcmp(s, "developer"))
 		*role = ROLE_SYSTEM;
@@ -412,12 +385,12 @@ static int part_text(json_t *p, const char *where, size_t i, json_t **text, stru
 		return err_set(e, ERR_FORMAT,
 			       "%s.content[%zu] must be an object {\"type\": \"text\", \"text\": "
 			       "...}, got %s (%s)",
-			       where, i, type_name(p), repr(p, b, sizeof b));
+			       where, i, json_type_desc(p), json_repr(p, b, sizeof b));
 	if (!t)
 		return err_set(e, ERR_FORMAT, "%s.content[%zu].type is missing", where, i);
 	if (!json_is_string(t))
 		return err_set(e, ERR_FORMAT, "%s.content[%zu].type must be a string, got %s (%s)",
-			       where, i, type_name(t), repr(t, b, sizeof b));
+			       where, i, json_type_desc(t), json_repr(t, b, sizeof b));
 	if (strcmp(json_string_value(t), "text"))
 		return err_set(e, ERR_FORMAT,
 			       "%s.content[%zu].type: %s is not supported; ponder serve reads only "
@@ -428,7 +401,7 @@ static int part_text(json_t *p, const char *where, size_t i, json_t **text, stru
 		return err_set(e, ERR_FORMAT, "%s.content[%zu].text is missing", where, i);
 	if (!json_is_string(*text))
 		return err_set(e, ERR_FORMAT, "%s.content[%zu].text must be a string, got %s (%s)",
-			       where, i, type_name(*text), repr(*text, b, sizeof b));
+			       where, i, json_type_desc(*text), json_repr(*text, b, sizeof b));
 	return 0;
 }
 
@@ -460,7 +433,7 @@ static int content_text(json_t *m, const char *where, int empty_ok, char **out, 
 	} else {
 		return err_set(e, ERR_FORMAT,
 			       "%s.content must be a string or an array of text parts, got %s (%s)",
-			       where, type_name(c), repr(c, b, sizeof b));
+			       where, json_type_desc(c), json_repr(c, b, sizeof b));
 	}
 	char *s = malloc(total + 1), *o = s;
 	if (!s)
@@ -516,7 +489,7 @@ static int get_message(json_t *m, size_t i, struct oai_chat_request *r, size_t *
 	if (!json_is_object(m))
 		return err_set(e, ERR_FORMAT,
 			       "%s must be an object {\"role\": ..., \"content\": ...}, got %s (%s)",
-			       where, type_name(m), repr(m, b, sizeof b));
+			       where, json_type_desc(m), json_repr(m, b, sizeof b));
 	if ((rc = get_role(m, where, &role, e)))
 		return rc;
 	if (role == ROLE_SYSTEM && *seen_user)
@@ -554,7 +527,7 @@ static int get_messages(json_t *root, const struct oai_limits *lim,
 			       "[{\"role\": \"user\", \"content\": ...}]");
 	if (!json_is_array(msgs))
 		return err_set(e, ERR_FORMAT, "messages must be an array, got %s (%s)",
-			       type_name(msgs), repr(msgs, b, sizeof b));
+			       json_type_desc(msgs), json_repr(msgs, b, sizeof b));
 	n = json_array_size(msgs);
 	if (n == 0)
 		return err_set(e, ERR_FORMAT, "messages is empty; give at least one user message");
@@ -597,7 +570,7 @@ int oai_request_parse(const char *body, size_t len, const struct oai_limits *lim
 		return parse_error(body, len, &je, e);
 	if (!json_is_object(root)) {
 		rc = err_set(e, ERR_FORMAT, "the body must be a JSON object {\"messages\": ...}, "
-			     "got %s", type_name(root));
+			     "got %s", json_type_desc(root));
 		json_decref(root);
 		return rc;
 	}

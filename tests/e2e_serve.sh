@@ -21,27 +21,6 @@ pids=
 trap 'for p in $pids; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
-# True while pid $1 runs (a zombie waiting to be reaped is not running).
-running() {
-	st=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-# Waits up to $2 seconds for child $1 to end; sets rc to its status, or to "hung" (and
-# kills it).
-wait_end() {
-	i=0
-	while running "$1" && [ $i -lt $(($2 * 20)) ]; do sleep 0.05; i=$((i + 1)); done
-	if running "$1"; then
-		kill -KILL "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-		rc=hung
-	else
-		wait "$1"
-		rc=$?
-	fi
-}
-
 # start NAME ARGS...: starts `ponder serve --port 0 ARGS` in the background with its
 # stderr in $T/NAME.err; sets spid and port (empty when it did not come up in 20 s).
 start() {

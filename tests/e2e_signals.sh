@@ -20,12 +20,6 @@ wait_for() {
 	while [ ! -s "$1" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 }
 
-# True while pid $1 runs (an exited child waiting to be reaped is a zombie, not running).
-running() {
-	st=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
 # Waits (up to 2 s) until pid $1 has taken its pending signals: two signals of one kind
 # sent before the first is taken arrive as one.
 taken() {
@@ -35,21 +29,6 @@ taken() {
 		i=$((i + 1))
 	done
 	sleep 0.1
-}
-
-# Waits up to $2 seconds for child $1 to end; sets rc to its status, or to "hung" (and
-# kills it). Not in a $(...) subshell: only this shell can wait for its children.
-wait_end() {
-	i=0
-	while running "$1" && [ $i -lt $(($2 * 20)) ]; do sleep 0.05; i=$((i + 1)); done
-	if running "$1"; then
-		kill -KILL "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-		rc=hung
-	else
-		wait "$1"
-		rc=$?
-	fi
 }
 
 # The last assistant message of the newest conversation: "status reasoning-length".

@@ -4,7 +4,8 @@
 #   e2e_begin NAME TOOL...
 # the script has BIN, MODEL, pass/fail, and $T, a private temporary folder removed at
 # exit, with private XDG folders and history database. Without the model or a TOOL it
-# prints "SKIP NAME: why" and exits 0.
+# prints "SKIP NAME: why" and exits 0. `running PID` and `wait_end PID SECONDS` watch
+# background processes.
 BIN=${BIN:-bin/ponder}
 MODEL=${MODEL:-models/demo}
 
@@ -30,4 +31,25 @@ e2e_begin() {
 	export XDG_CACHE_HOME="$T/cache"
 	export PONDER_DB="$T/history.db"
 	unset PONDER_MODEL
+}
+
+# True while pid $1 runs (an exited child waiting to be reaped is a zombie, not running).
+running() {
+	st=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# Waits up to $2 seconds for child $1 to end; sets rc to its status, or to "hung" (and
+# kills it). Not in a $(...) subshell: only this shell can wait for its children.
+wait_end() {
+	i=0
+	while running "$1" && [ $i -lt $(($2 * 20)) ]; do sleep 0.05; i=$((i + 1)); done
+	if running "$1"; then
+		kill -KILL "$1" 2>/dev/null
+		wait "$1" 2>/dev/null
+		rc=hung
+	else
+		wait "$1"
+		rc=$?
+	fi
 }

@@ -18,6 +18,7 @@
 #include "net/oai_stream.h"
 #include "net/sse.h"
 #include "tests/check.h"
+#include "tests/utf8_oracle.h"
 
 /* ---- SSE reader ---- */
 
@@ -219,29 +220,6 @@ struct got {
 	bool tag;   /* a piece showed "<think>" or "</think>" */
 };
 
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-		if (!len || len > n - i)
-			return false;
-		uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			v = v << 6 | (s[i + k] & 0x3F);
-		}
-		static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-		if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 static int emit(void *ud, int channel, const char *utf8, size_t len)
 {
 	struct got *g = ud;
@@ -251,7 +229,7 @@ static int emit(void *ud, int channel, const char *utf8, size_t len)
 		g->bad = true;
 		return 0;
 	}
-	if (!len || !utf8_ok((const unsigned char *)utf8, len))
+	if (!len || oracle_utf8_prefix((const uint8_t *)utf8, len) != len)
 		g->bad = true;
 	if (memmem(utf8, len, "<think>", 7) || memmem(utf8, len, "</think>", 8))
 		g->tag = true;

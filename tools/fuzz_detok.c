@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/detok_stream.h"
+#include "tests/utf8_oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,33 +22,10 @@ struct sink {
 	size_t n;
 };
 
-static size_t utf8_valid_prefix(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-		if (!len || len > n - i)
-			return i;
-		uint32_t v = len == 1 ? c : c & (0x7F >> len);
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-			v = v << 6 | (s[i + k] & 0x3F);
-		}
-		static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-		if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-			return i;
-		i += len;
-	}
-	return n;
-}
-
 static int emit(void *ud, const char *utf8, size_t len)
 {
 	struct sink *k = ud;
-	if (!len || len > DETOK_CHUNK || utf8_valid_prefix((const uint8_t *)utf8, len) != len)
+	if (!len || len > DETOK_CHUNK || oracle_utf8_prefix((const uint8_t *)utf8, len) != len)
 		__builtin_trap();
 	memcpy(k->buf + k->n, utf8, len);
 	k->n += len;
@@ -74,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (detok_flush(&d, emit, &k) || detok_pending(&d))
 		__builtin_trap();
-	if (utf8_valid_prefix((const uint8_t *)plain.buf, plain.n) == plain.n &&
+	if (oracle_utf8_prefix((const uint8_t *)plain.buf, plain.n) == plain.n &&
 	    (k.n != plain.n || memcmp(k.buf, plain.buf, plain.n)))
 		__builtin_trap();
 	free(k.buf);

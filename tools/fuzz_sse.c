@@ -26,6 +26,7 @@
 
 #include "net/oai_stream.h"
 #include "net/sse.h"
+#include "tests/utf8_oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,29 +38,6 @@ struct ctx {
 	bool stopped;    /* emit returned nonzero */
 	bool shown[3];   /* per channel: a piece was emitted */
 };
-
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-		if (!len || len > n - i)
-			return false;
-		uint32_t v = len == 1 ? c : c & (0x7F >> len);
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			v = v << 6 | (s[i + k] & 0x3F);
-		}
-		static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-		if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 /* A terminated string of at most cap - 1 bytes without C0 controls or DEL. */
 static void check_line(const char *s, size_t cap)
@@ -76,7 +54,7 @@ static int emit(void *ud, int channel, const char *utf8, size_t len)
 {
 	struct ctx *c = ud;
 	if (c->stopped || (channel != CH_REASONING && channel != CH_ANSWER) || !len ||
-	    !utf8_ok((const uint8_t *)utf8, len))
+	    oracle_utf8_prefix((const uint8_t *)utf8, len) != len)
 		__builtin_trap();
 	if (!c->shown[channel] && (utf8[0] == '\n' || utf8[0] == '\r'))
 		__builtin_trap();
