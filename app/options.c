@@ -131,6 +131,20 @@ static bool local_engine_only(int id)
 	       id == OPT_NO_KV_CACHE || id == OPT_THINK;
 }
 
+/* Adds --name to o->local_only once (a whole entry: "--threads" holds "head" too). */
+static void note_local_only(struct app_opts *o, const char *name)
+{
+	char entry[40];
+	snprintf(entry, sizeof entry, "--%s", name);
+	size_t len = strlen(entry);
+	for (const char *p = o->local_only; (p = strstr(p, entry)); p += len)
+		if ((p == o->local_only || p[-1] == ' ') && (p[len] == ',' || !p[len]))
+			return;
+	size_t used = strlen(o->local_only);
+	snprintf(o->local_only + used, sizeof o->local_only - used, "%s%s", used ? ", " : "",
+		 entry);
+}
+
 static const char *name_of(int id)
 {
 	for (const struct option *lo = long_opts; lo->name; lo++)
@@ -144,11 +158,8 @@ static int apply(struct app_opts *o, int id, const char *v, struct err *e)
 	const char *name = name_of(id);
 	long long n;
 	int rc = 0;
-	if (local_engine_only(id) && !strstr(o->local_only, name)) {
-		size_t used = strlen(o->local_only);
-		snprintf(o->local_only + used, sizeof o->local_only - used, "%s--%s",
-			 used ? ", " : "", name);
-	}
+	if (local_engine_only(id))
+		note_local_only(o, name);
 	switch (id) {
 	case OPT_MODEL: return copy_str(name, v, o->model, sizeof o->model, e);
 	case OPT_PROMPT:

@@ -117,10 +117,7 @@ fi
 pid=$!
 sleep 1
 kill -INT $pid
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-wait $pid
-rc=$?
+wait_end $pid 5
 last=$("$BIN" history show "$("$BIN" history list --json | jq -r '.[0].id')" --json |
 	jq -r '.messages[1] | [.status, (.content | startswith("tick 0"))] | join(" ")')
 if [ $rc -eq 130 ] && [ "$last" = "interrupted true" ]; then
@@ -137,8 +134,8 @@ if [ $rc -eq 2 ] && grep -q "both" "$T/err"; then
 else
 	fail remote_and_model_refused "rc $rc: $(cat "$T/err")"
 fi
-remote vllm -t 2 --ctx 100 "hi"
-if [ $rc -eq 0 ] && printf '%s' "$err" | grep -q -- "--threads, --ctx: .*do nothing with --remote"; then
+remote vllm -t 2 --head fp8 --ctx 100 -t 1 "hi"
+if [ $rc -eq 0 ] && printf '%s' "$err" | grep -q -- "--threads, --head, --ctx: .*do nothing with --remote"; then
 	pass remote_local_options_noted
 else
 	fail remote_local_options_noted "rc $rc: $err"
@@ -192,6 +189,16 @@ else
 fi
 
 # --- the interface ---
+# wait_screen TEXT: sets screen to the pane, once it shows TEXT or after 10 s.
+wait_screen() {
+	i=0
+	while [ $i -lt 50 ]; do
+		screen=$(tmux -L ponder_remote_e2e capture-pane -p 2>/dev/null)
+		printf '%s' "$screen" | grep -q "$1" && return
+		sleep 0.2
+		i=$((i + 1))
+	done
+}
 if ! command -v tmux >/dev/null 2>&1; then
 	echo "SKIP remote_tui_shows_reply: tmux is not installed"
 elif ! tmux -L ponder_remote_e2e new-session -d -x 100 -y 30 \
@@ -201,13 +208,7 @@ elif ! tmux -L ponder_remote_e2e new-session -d -x 100 -y 30 \
 else
 	sleep 1
 	tmux -L ponder_remote_e2e send-keys "What is 2 + 2?" Enter
-	i=0 screen=
-	while [ $i -lt 50 ]; do
-		screen=$(tmux -L ponder_remote_e2e capture-pane -p 2>/dev/null)
-		printf '%s' "$screen" | grep -q "The answer is" && break
-		sleep 0.2
-		i=$((i + 1))
-	done
+	wait_screen "The answer is"
 	if printf '%s' "$screen" | grep -q "Two plus two is four" &&
 		printf '%s' "$screen" | grep -q "The answer is" &&
 		printf '%s' "$screen" | grep -q "vllm"; then
@@ -216,13 +217,7 @@ else
 		fail remote_tui_shows_reply "$(printf '%s' "$screen" | tail -12)"
 	fi
 	tmux -L ponder_remote_e2e send-keys "/info" Enter
-	i=0
-	while [ $i -lt 25 ]; do
-		screen=$(tmux -L ponder_remote_e2e capture-pane -p 2>/dev/null)
-		printf '%s' "$screen" | grep -q "server: $FAKE" && break
-		sleep 0.2
-		i=$((i + 1))
-	done
+	wait_screen "server: $FAKE"
 	if printf '%s' "$screen" | grep -q "server: $FAKE" &&
 		printf '%s' "$screen" | grep -q "temperature the server's"; then
 		pass remote_tui_info
