@@ -464,13 +464,12 @@ static void check_linear_rel(const struct kern_mat *v, const float *x, size_t n,
 }
 
 /*
- * FP8 at decode sizes (n = 1..3, the direct path). The AVX2 table decodes 32 bytes at a
- * time there, with x rearranged to match, while n * cols <= 32768: columns around the
- * 32-byte groups and the 128-column scale blocks (below 32, whole groups short of a
- * block, 128k + 31, 128k + 33), exactly the arranged-input limit (16384 x 2) and past it
- * (11000 x 3, 16384 x 3, 33000); scales tiny, large, and mixed (0 below); inputs of
- * about 1 and of about 1e-10. 9 rows from row 126: two 4-row blocks, the first across the 128-row scale
- * block, and one more.
+ * FP8 at decode sizes (n = 1..3, the direct path). The AVX2 and AVX-512 tables decode 32
+ * and 64 bytes at a time there, with x rearranged to match, while n * cols <= 32768: columns around the groups and the 128-column scale blocks
+ * (below 32, whole groups short of a block, 128k + 31, 128k + 33), exactly the
+ * arranged-input limit (16384 x 2) and past it (11000 x 3, 16384 x 3, 33000); scales
+ * tiny, large, and mixed (0 below); inputs of about 1, 1e-10 and 1e20. 9 rows from row
+ * 126: two 4-row blocks, the first across the 128-row scale block, and one more.
  */
 static void test_linear_fp8_direct(void)
 {
@@ -495,6 +494,12 @@ static void test_linear_fp8_direct(void)
 		   products with such inputs must not lose precision in f32 subnormals. */
 		for (size_t i = 0; i < 3 * cols; i++)
 			x[i] *= 1e-10f;
+		for (size_t n = 1; n <= 3; n++)
+			check_linear_rel(&v, x, n, 0);
+		/* and of 1e20 (x·scale past 2^64): the grouped decode scales its input up by
+		   2^64, which must not overflow */
+		for (size_t i = 0; i < 3 * cols; i++)
+			x[i] *= 1e30f;
 		for (size_t n = 1; n <= 3; n++)
 			check_linear_rel(&v, x, n, 0);
 		free(x);

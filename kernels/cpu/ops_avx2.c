@@ -104,11 +104,11 @@ static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
  * mask 0x87f00000, the bottom half is after a << 16, and a << 8 first does the same for
  * the low bytes. Each value is the byte's * 2^-120 exactly (e4m3 subnormals become f32
  * subnormals): lane j of out[b] is byte 4j+b, five shifts and four ANDs for four
- * vectors, where the widening f16 route takes five ops a vector. F8G_X_SCALE and
- * F8G_RAW (ops_tmpl.h) keep the products with the input in the normal range.
+ * vectors, where the widening f16 route takes five ops a vector. f8g_arrange (ops_tmpl.h)
+ * scales the input so that the products with these values stay in the normal range.
  */
 #define F8_GROUP 32
-#define F8G_BIAS 0x1p-120f /* what v_load_f8g's values are of the bytes' */
+#define F8G_BIAS_LOG2 (-120) /* v_load_f8g's values are the bytes' * 2^this */
 static inline void v_load_f8g(const uint8_t *p, vf out[4])
 {
 	const __m256i m = _mm256_set1_epi32((int)0x87f00000u);

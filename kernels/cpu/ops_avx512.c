@@ -3,8 +3,9 @@
  * 16-float __m512 vectors. Compiled with the AVX-512 flags (Makefile: *_avx512.c);
  * dispatch.c only hands it out when the CPU reports all four extensions.
  *
- * FP8 decode as in ops_avx2.c (e4m3 byte -> f16 bits -> vcvtph2ps, values / 256; no NaN
- * bytes, by kern.h's FP8 contract); exp's 2^n uses vscalefps.
+ * FP8 as in ops_avx2.c: e4m3 byte -> f16 bits -> vcvtph2ps (values / 256; no NaN bytes,
+ * by kern.h's FP8 contract), and the shift-and-mask group decode for few input rows;
+ * exp's 2^n uses vscalefps.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -82,6 +83,22 @@ static inline void v_load_f8x2(const uint8_t *p, vf *lo, vf *hi)
 	h = _mm512_and_si512(h, _mm512_set1_epi16((short)0xbf80));
 	*lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
 	*hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+}
+/* Decode-time FP8 as ops_avx2.c's v_load_f8g, over 64 bytes: lane j of out[b] is byte
+   4j+b times 2^-120, five shifts and four ANDs for four vectors (against five ops a
+   vector through vcvtph2ps). */
+#define F8_GROUP 64
+#define F8G_BIAS_LOG2 (-120)
+static inline void v_load_f8g(const uint8_t *p, vf out[4])
+{
+	const __m512i m = _mm512_set1_epi32((int)0x87f00000u);
+	__m512i w = _mm512_loadu_si512(p);
+	__m512i hi = _mm512_srai_epi16(w, 4);
+	__m512i lo = _mm512_srai_epi16(_mm512_slli_epi16(w, 8), 4);
+	out[0] = _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(lo, 16), m));
+	out[1] = _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(hi, 16), m));
+	out[2] = _mm512_castsi512_ps(_mm512_and_si512(lo, m));
+	out[3] = _mm512_castsi512_ps(_mm512_and_si512(hi, m));
 }
 #define OPS_TABLE kern_cpu_avx512_ops
 #define OPS_NAME "avx512"

@@ -15,15 +15,16 @@
  *   v_load_bf16x2(p, &e, &o) 2*VL bf16 values split: e = p[0], p[2], ..., o = p[1], p[3], ...
  *   v_zip(a, b, &lo, &hi)    the inverse: lo = a[0], b[0], a[1], b[1], ..., hi the rest
  *   v_load_f8x2(p, &lo, &hi) 2*VL e4m3 bytes in order, as v_load_f8 of p and of p + VL
- *   F8_GROUP, v_load_f8g     optional: F8_GROUP = 4*VL bytes as 4 vectors, lane j of
- *                            vector b = byte 4j+b, each value = the byte's * F8G_BIAS; the
- *                            direct FP8 path then arranges its input to match (f8g_arrange)
+ *   F8_GROUP, v_load_f8g,    optional: F8_GROUP = 4*VL bytes as 4 vectors, lane j of
+ *   F8G_BIAS_LOG2            vector b = byte 4j+b, each value = the byte's * 2^F8G_BIAS_LOG2;
+ *                            the direct FP8 path then arranges its input to match
+ *                            (f8g_arrange)
  *   LIN_MR, LIN_NR           the linear micro-kernel: MR weight rows x NR input rows
  *   LT_NT                    input rows per group in linear_t
  *
  * FP8 matrices meet kern.h's contract (no NaN byte, |scale| < KERN_FP8_SCALE_MAX), which
  * the engine checks once at load, so the hot loops decode every byte the fast way and
- * scale * F8_RAW (and * F8G_RAW) is always a finite float.
+ * scale * F8_RAW is always a finite float.
  *
  * Invariants the loops rely on: FP8 scale blocks are 128 columns, so a vector starting at
  * a multiple of VL never straddles two blocks; column chunks (LIN_KC, LT_CW) are multiples
@@ -35,6 +36,7 @@
 #error "define the vector vocabulary before including ops_tmpl.h"
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -120,9 +122,11 @@ struct lin_ctx {
  *
  * Each weight load also prefetches the same columns `ahead` bytes on
  * (DIRECT_PREFETCH_ROWS rows down): a 4-row block reads four streams of one row each,
- * too short for the hardware prefetcher to run ahead of. On the 2-core development
- * machine that took a decode step from 60-70% of the read probe's bandwidth to 85-90%
- * for FP8 and past the probe (itself a plain loop) for BF16 (docs/kernels.md).
+ * too short for the hardware prefetcher to run ahead of. The prefetch goes to L2, not
+ * L1: a core has only a couple of dozen L1 miss buffers, and with the loop's decode work
+ * between the loads they cap a core at about half the DRAM bandwidth (12 GB/s on the
+ * AVX-512 machine, whose probe reads 25), while L2 keeps far more lines in flight and
+ * the L1 misses then hit L2 (21 GB/s on one core there; docs/kernels.md).
  */
 /* part[j] = wr[j][kb:ke] · xi[kb:ke] (raw values), ke - kb a multiple of VL. */
 static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const float *xi, size_t kb,
@@ -135,7 +139,7 @@ static ALWAYS_INLINE void direct_part(vf *part, const void *const *wr, const flo
 		vf xv = v_load(xi + k);
 #pragma GCC unroll 4
 		for (int j = 0; j < nrw; j++) {
-			__builtin_prefetch((const char *)wr[j] + k * kern_dtype_size(dt) + ahead);
+			__builtin_prefetch((const char *)wr[j] + k * kern_dtype_size(dt) + ahead, 0, 2);
 			part[j] = v_fma(w_vec(wr[j], k, dt), xv, part[j]);
 		}
 	}
@@ -160,7 +164,7 @@ static ALWAYS_INLINE void direct_part_f8g(vf *part, const void *const *wr, const
 #pragma GCC unroll 4
 		for (int j = 0; j < nrw; j++) {
 			vf w[4];
-			__builtin_prefetch((const uint8_t *)wr[j] + k + ahead);
+			__builtin_prefetch((const uint8_t *)wr[j] + k + ahead, 0, 2);
 			v_load_f8g((const uint8_t *)wr[j] + k, w);
 			part[j] = v_fma(w[0], x0, part[j]);
 			part2[j] = v_fma(w[1], x1, part2[j]);
@@ -174,27 +178,37 @@ static ALWAYS_INLINE void direct_part_f8g(vf *part, const void *const *wr, const
 }
 
 /*
- * v_load_f8g's values are tiny (F8G_BIAS = 2^-120: many are f32 subnormals), so their
- * products with an input of 1e-3 would be subnormal too: rounded coarsely, and slow on
- * CPUs that handle subnormals in microcode. The arranged input is scaled up by
- * F8G_X_SCALE instead (exact: a power of two, and any finite activation is far below
- * 2^64), which puts every product of a normal input back in the normal range; F8G_RAW
- * undoes both with the block scale.
+ * v_load_f8g's values are tiny (the bytes' × 2^F8G_BIAS_LOG2 = 2^-120, many of them f32
+ * subnormals), so their products with an input of 1e-3 would be subnormal too: rounded
+ * coarsely, and slow on CPUs that handle subnormals in microcode. The arranged input is
+ * scaled up by 2^e instead, e chosen per input row so that its largest |x| lands near
+ * 2^F8G_TOP: every product that matters is then normal and none can overflow (a fixed
+ * 2^64 overflowed for inputs past 1.8e19). The sums take the block scales as they are,
+ * and ldexpf takes 2^(e - 120) back out of each result exactly.
  */
-#define F8G_X_SCALE 0x1p64f
-#define F8G_RAW (1.0f / (F8G_BIAS * F8G_X_SCALE))
+#define F8G_TOP 60
 
-/* xg = x * F8G_X_SCALE in v_load_f8g's order: x[g + 4j + b] goes to xg[g + b*VL + j] in
-   each group of F8_GROUP; the columns after the last whole group stay where they are. */
-static void f8g_arrange(float *xg, const float *x, size_t cols)
+/* xg = x * 2^e in v_load_f8g's order: x[g + 4j + b] goes to xg[g + b*VL + j] in each
+   group of F8_GROUP; the columns after the last whole group stay where they are.
+   Returns e. */
+static int f8g_arrange(float *xg, const float *x, size_t cols)
 {
+	float top = 0; /* a NaN never wins the comparison */
+	for (size_t k = 0; k < cols; k++) {
+		float a = fabsf(x[k]);
+		top = a > top ? a : top;
+	}
+	int e = top > 0 && top <= FLT_MAX ? F8G_TOP - ilogbf(top) : 0;
+	e = e > 126 ? 126 : e;
+	float p = ldexpf(1.0f, e);
 	size_t g = 0;
 	for (; g + F8_GROUP <= cols; g += F8_GROUP)
 		for (int b = 0; b < 4; b++)
 			for (int j = 0; j < VL; j++)
-				xg[g + (size_t)(b * VL + j)] = x[g + (size_t)(4 * j + b)] * F8G_X_SCALE;
+				xg[g + (size_t)(b * VL + j)] = x[g + (size_t)(4 * j + b)] * p;
 	for (; g < cols; g++)
-		xg[g] = x[g] * F8G_X_SCALE;
+		xg[g] = x[g] * p;
+	return e;
 }
 
 /* Most floats of arranged input one direct call keeps on its stack (128 KB): DeepSeek-V3's
@@ -202,18 +216,18 @@ static void f8g_arrange(float *xg, const float *x, size_t cols)
 #define LIN_XG_MAX 32768
 #endif
 
-/* grp: FP8 through direct_part_f8g, c->x arranged by f8g_arrange (only with F8_GROUP). */
+/* ex: FP8 through direct_part_f8g, c->x arranged by f8g_arrange, which returned ex[i]
+   for input row i (only with F8_GROUP); NULL: the plain path. */
 static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, const int nrw,
-					   const int dt, const int grp)
+					   const int dt, const int *ex)
 {
 	const struct kern_mat *w = c->w;
 	size_t cols = w->cols, rows = w->rows, step = VL;
-	float raw = RAW_FACTOR(dt), tail_scale = 1.0f;
+	float raw = RAW_FACTOR(dt);
 #ifdef F8_GROUP
-	if (grp) {
+	if (ex) {
 		step = F8_GROUP;
-		raw = F8G_RAW;
-		tail_scale = 1.0f / F8G_X_SCALE;
+		raw = 1.0f;
 	}
 #endif
 	size_t cv = cols / step * step;
@@ -235,7 +249,7 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
 #ifdef F8_GROUP
-			if (grp)
+			if (ex)
 				direct_part_f8g(part, wr, xi, kb, ke, nrw,
 						DIRECT_PREFETCH_ROWS * cols);
 			else
@@ -260,19 +274,25 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 				tail[j] += xi[k] * v;
 			}
 #pragma GCC unroll 4
-		for (int j = 0; j < nrw; j++)
-			c->y[i * rows + r + j] = v_hsum(acc[j]) + tail[j] * tail_scale;
+		for (int j = 0; j < nrw; j++) {
+			float y = v_hsum(acc[j]) + tail[j];
+#ifdef F8_GROUP
+			if (ex)
+				y = ldexpf(v_hsum(acc[j]), -F8G_BIAS_LOG2 - ex[i]) + ldexpf(tail[j], -ex[i]);
+#endif
+			c->y[i * rows + r + j] = y;
+		}
 	}
 }
 
 static ALWAYS_INLINE void lin_direct_rows(const struct lin_ctx *c, size_t r0, size_t r1,
-					  const int dt, const int grp)
+					  const int dt, const int *ex)
 {
 	size_t r = r0;
 	for (; r + 4 <= r1; r += 4)
-		lin_direct_block(c, r, 4, dt, grp);
+		lin_direct_block(c, r, 4, dt, ex);
 	for (; r < r1; r++)
-		lin_direct_block(c, r, 1, dt, grp);
+		lin_direct_block(c, r, 1, dt, ex);
 }
 
 static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
@@ -281,14 +301,15 @@ static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t 
 	size_t cols = c->w->cols;
 	if (dt == KD_F8_E4M3 && c->n * cols <= LIN_XG_MAX) {
 		float xg[LIN_XG_MAX] __attribute__((aligned(64)));
+		int ex[LIN_BATCH_MIN];
 		for (size_t i = 0; i < c->n; i++)
-			f8g_arrange(xg + i * cols, c->x + i * cols, cols);
+			ex[i] = f8g_arrange(xg + i * cols, c->x + i * cols, cols);
 		struct lin_ctx g = {c->y, xg, c->n, c->w};
-		lin_direct_rows(&g, r0, r1, dt, 1);
+		lin_direct_rows(&g, r0, r1, dt, ex);
 		return;
 	}
 #endif
-	lin_direct_rows(c, r0, r1, dt, 0);
+	lin_direct_rows(c, r0, r1, dt, NULL);
 }
 
 /* cols [k0, k0+kl) of view row r as exact F32 (block scale applied) into dst. */
