@@ -275,11 +275,13 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 			}
 #pragma GCC unroll 4
 		for (int j = 0; j < nrw; j++) {
-			float y = v_hsum(acc[j]) + tail[j];
+			float y;
 #ifdef F8_GROUP
 			if (ex)
 				y = ldexpf(v_hsum(acc[j]), -F8G_BIAS_LOG2 - ex[i]) + ldexpf(tail[j], -ex[i]);
+			else
 #endif
+				y = v_hsum(acc[j]) + tail[j];
 			c->y[i * rows + r + j] = y;
 		}
 	}
