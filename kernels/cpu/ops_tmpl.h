@@ -187,6 +187,7 @@ static ALWAYS_INLINE void direct_part_f8g(vf *part, const void *const *wr, const
  * and ldexpf takes 2^(e - 120) back out of each result exactly.
  */
 #define F8G_TOP 60
+#define F8G_SUM_FACTOR ldexpf(1.0f, -F8G_BIAS_LOG2 - F8G_TOP) /* folded by the compiler */
 
 /* xg = x * 2^e in v_load_f8g's order: x[g + 4j + b] goes to xg[g + b*VL + j] in each
    group of F8_GROUP; the columns after the last whole group stay where they are.
@@ -216,16 +217,24 @@ static int f8g_arrange(float *xg, const float *x, size_t cols)
 #define LIN_XG_MAX 32768
 #endif
 
-/* ex: FP8 through direct_part_f8g, c->x arranged by f8g_arrange, which returned ex[i]
-   for input row i (only with F8_GROUP); NULL: the plain path. */
+/* What takes f8g_arrange's 2^e back out of input row i's results: sums of the grouped
+   decode times 2^(-F8G_BIAS_LOG2 - F8G_TOP) then times `sum`, the scalar tail times
+   `tail` (powers of two in two steps, so each factor is a normal float for every e
+   f8g_arrange returns; ldexpf per result cost 3% of a decode step). */
+struct f8g_unscale {
+	float sum, tail;
+};
+
+/* un: FP8 through direct_part_f8g, c->x arranged by f8g_arrange, un[i] undoing its
+   scaling of input row i (only with F8_GROUP); NULL: the plain path. */
 static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, const int nrw,
-					   const int dt, const int *ex)
+					   const int dt, const struct f8g_unscale *un)
 {
 	const struct kern_mat *w = c->w;
 	size_t cols = w->cols, rows = w->rows, step = VL;
 	float raw = RAW_FACTOR(dt);
 #ifdef F8_GROUP
-	if (ex) {
+	if (un) {
 		step = F8_GROUP;
 		raw = 1.0f;
 	}
@@ -249,7 +258,7 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 			size_t ke = min_sz(kb + blk, cv);
 			vf part[4];
 #ifdef F8_GROUP
-			if (ex)
+			if (un)
 				direct_part_f8g(part, wr, xi, kb, ke, nrw,
 						DIRECT_PREFETCH_ROWS * cols);
 			else
@@ -277,8 +286,8 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 		for (int j = 0; j < nrw; j++) {
 			float y;
 #ifdef F8_GROUP
-			if (ex)
-				y = ldexpf(v_hsum(acc[j]), -F8G_BIAS_LOG2 - ex[i]) + ldexpf(tail[j], -ex[i]);
+			if (un)
+				y = v_hsum(acc[j]) * F8G_SUM_FACTOR * un[i].sum + tail[j] * un[i].tail;
 			else
 #endif
 				y = v_hsum(acc[j]) + tail[j];
@@ -288,13 +297,13 @@ static ALWAYS_INLINE void lin_direct_block(const struct lin_ctx *c, size_t r, co
 }
 
 static ALWAYS_INLINE void lin_direct_rows(const struct lin_ctx *c, size_t r0, size_t r1,
-					  const int dt, const int *ex)
+					  const int dt, const struct f8g_unscale *un)
 {
 	size_t r = r0;
 	for (; r + 4 <= r1; r += 4)
-		lin_direct_block(c, r, 4, dt, ex);
+		lin_direct_block(c, r, 4, dt, un);
 	for (; r < r1; r++)
-		lin_direct_block(c, r, 1, dt, ex);
+		lin_direct_block(c, r, 1, dt, un);
 }
 
 static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t r1, const int dt)
@@ -303,11 +312,13 @@ static ALWAYS_INLINE void lin_direct(const struct lin_ctx *c, size_t r0, size_t 
 	size_t cols = c->w->cols;
 	if (dt == KD_F8_E4M3 && c->n * cols <= LIN_XG_MAX) {
 		float xg[LIN_XG_MAX] __attribute__((aligned(64)));
-		int ex[LIN_BATCH_MIN];
-		for (size_t i = 0; i < c->n; i++)
-			ex[i] = f8g_arrange(xg + i * cols, c->x + i * cols, cols);
+		struct f8g_unscale un[LIN_BATCH_MIN];
+		for (size_t i = 0; i < c->n; i++) {
+			int e = f8g_arrange(xg + i * cols, c->x + i * cols, cols);
+			un[i] = (struct f8g_unscale){ldexpf(1.0f, F8G_TOP - e), ldexpf(1.0f, -e)};
+		}
 		struct lin_ctx g = {c->y, xg, c->n, c->w};
-		lin_direct_rows(&g, r0, r1, dt, ex);
+		lin_direct_rows(&g, r0, r1, dt, un);
 		return;
 	}
 #endif
