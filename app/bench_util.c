@@ -1,11 +1,13 @@
 /*
- * bench_util.c — progress lines and medians for `ponder bench` (see bench_util.h).
+ * bench_util.c — progress lines, medians and /proc values for `ponder bench` (see
+ * bench_util.h).
  */
 #include "app/bench_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void bench_phase(const char *fmt, ...)
@@ -30,4 +32,20 @@ double bench_median(double *v, size_t n)
 {
 	qsort(v, n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+uint64_t bench_proc_kb(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t n = strlen(key);
+	uint64_t v = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtoull(line + n + 1, NULL, 10) * 1024;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
 }

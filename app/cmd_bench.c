@@ -26,6 +26,7 @@
  * Token ids come from a fixed-seed generator, so runs are comparable. Text on stdout by
  * default, one JSON object with --json; on a terminal, stderr gets one line per phase.
  */
+#include "app/bench_probe.h"
 #include "app/bench_resume.h"
 #include "app/bench_util.h"
 #include "app/commands.h"
@@ -34,13 +35,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,7 +58,11 @@
    pair that may end one token past the count. */
 #define MTP_ROOM (WARMUP + 3)
 #define PROBE_MAX ((size_t)1 << 30)
-#define PROBE_CHUNK ((size_t)4 << 20) /* bytes one pool range sums */
+/* Decode's timed steps run in this many slices, each after one pass of a probe of
+   PAIRED_PROBE bytes: a share of the bandwidth measured at the same moment, where the
+   best-of probe at the start of the run may have met a quieter machine. */
+#define DECODE_SLICES 4
+#define PAIRED_PROBE ((size_t)256 << 20)
 
 struct bench_opts {
 	const char *dir, *kernels;
@@ -77,6 +80,10 @@ struct decode_row {
 	double tok_s, fill_s;
 	uint64_t bytes;       /* per token: weights + KV cache */
 	double faults;        /* per token */
+	/* each slice of the timed steps: its tok/s, and the paired probe pass before it */
+	double slice_tok_s[DECODE_SLICES], slice_probe[DECODE_SLICES];
+	size_t slices;
+	double paired_probe, paired_share; /* medians over the slices */
 };
 
 struct bench {
@@ -111,23 +118,6 @@ static uint64_t faults_now(void)
 	struct rusage u;
 	getrusage(RUSAGE_SELF, &u);
 	return (uint64_t)u.ru_minflt + (uint64_t)u.ru_majflt;
-}
-
-/* Value of a "Key:   123 kB" line of a /proc file, in bytes; 0 when absent. */
-static uint64_t proc_kb(const char *path, const char *key)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	size_t n = strlen(key);
-	uint64_t v = 0;
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtoull(line + n + 1, NULL, 10) * 1024;
-			break;
-		}
-	if (f)
-		fclose(f);
-	return v;
 }
 
 /* CPU model name and the SIMD extensions the kernels care about, from /proc/cpuinfo. */
@@ -165,80 +155,6 @@ static void cpu_info(struct bench *b)
 		}
 	}
 	fclose(f);
-}
-
-/* The probe's sum: 32-byte vectors and four accumulators, so the loop issues loads as
-   fast as the core can without depending on the auto-vectoriser. */
-typedef uint64_t vec_u64 __attribute__((vector_size(32)));
-
-struct probe {
-	const vec_u64 *buf;
-	size_t per_chunk;       /* vectors per chunk */
-	_Atomic uint64_t sink;  /* keeps the sums observable */
-};
-
-static void probe_task(void *ctx, size_t begin, size_t end, int thread)
-{
-	struct probe *p = ctx;
-	vec_u64 a = {0}, b = {0}, c = {0}, d = {0};
-	const vec_u64 *v = p->buf + begin * p->per_chunk, *stop = p->buf + end * p->per_chunk;
-	for (; v < stop; v += 4) {
-		a += v[0];
-		b += v[1];
-		c += v[2];
-		d += v[3];
-	}
-	a += b + c + d;
-	atomic_fetch_add_explicit(&p->sink, a[0] + a[1] + a[2] + a[3], memory_order_relaxed);
-}
-
-/* Best GB/s of whole-buffer passes: at least two, more while under a quarter second. */
-static double probe_passes(struct kern_pool *pool, struct probe *p, size_t chunks)
-{
-	double best = 0, spent = 0;
-	for (int i = 0; i < 10 && (i < 2 || spent < 0.25); i++) {
-		double t0 = now_s();
-		kern_pool_for(pool, chunks, 1, probe_task, p);
-		double dt = now_s() - t0;
-		spent += dt;
-		double gbs = (double)(chunks * PROBE_CHUNK) / dt * 1e-9;
-		best = gbs > best ? gbs : best;
-	}
-	return best;
-}
-
-static int probe_bandwidth(struct bench *b, struct err *e)
-{
-	/* Far past any last-level cache, yet a small part of the memory free now. */
-	size_t size = PROBE_MAX;
-	uint64_t avail = proc_kb("/proc/meminfo", "MemAvailable");
-	if (avail && avail / 4 < size)
-		size = (size_t)(avail / 4);
-	size -= size % PROBE_CHUNK;
-	if (size < 16 * PROBE_CHUNK)
-		return err_set(e, ERR_NOMEM, "too little free memory for the bandwidth probe "
-			       "(%llu MiB available; it needs 256 MiB)",
-			       (unsigned long long)(avail >> 20));
-	void *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return err_set(e, ERR_NOMEM, "cannot map %zu MiB for the bandwidth probe: %s",
-			       size >> 20, strerror(errno));
-	madvise(buf, size, MADV_HUGEPAGE); /* fewer faults while touching; a hint only */
-	memset(buf, 1, size);
-	struct kern_pool *pool = kern_pool_new(b->threads);
-	if (!pool) {
-		munmap(buf, size);
-		return err_set(e, ERR_NOMEM, "could not start %d threads for the bandwidth probe",
-			       b->threads);
-	}
-	struct probe p = {.buf = buf, .per_chunk = PROBE_CHUNK / sizeof(vec_u64)};
-	size_t chunks = size / PROBE_CHUNK;
-	b->probe_bytes = size;
-	b->probe_1t = probe_passes(NULL, &p, chunks);
-	b->probe_nt = b->threads > 1 ? probe_passes(pool, &p, chunks) : b->probe_1t;
-	kern_pool_free(pool);
-	munmap(buf, size);
-	return 0;
 }
 
 /* What the measurements share besides the model: the random ids and logits for two rows. */
@@ -287,9 +203,11 @@ static int measure_prefill(struct run *r, struct eng_state *st, size_t n, struct
 	return 0;
 }
 
-/* Decode at context `ctx`: the timed steps start with `ctx` positions cached. */
+/* Decode at context `ctx`: the timed steps start with `ctx` positions cached. They run
+   in slices, each after one pass of the paired probe; faults and tok/s count the steps
+   only. */
 static int measure_decode(struct run *r, struct eng_state *st, size_t ctx, size_t gen,
-			  struct decode_row *d, struct err *e)
+			  struct bench_probe *paired, struct decode_row *d, struct err *e)
 {
 	size_t prefill = ctx > WARMUP ? ctx - WARMUP : 1;
 	int32_t id;
@@ -302,13 +220,38 @@ static int measure_decode(struct run *r, struct eng_state *st, size_t ctx, size_
 	d->fill_s = now_s() - t0;
 	if ((rc = greedy(r, st, ctx - prefill, &id, e)))
 		return rc;
-	uint64_t f0 = faults_now();
-	t0 = now_s();
-	if ((rc = greedy(r, st, gen, &id, e)))
-		return rc;
-	d->tok_s = (double)gen / (now_s() - t0);
-	d->faults = (double)(faults_now() - f0) / (double)gen;
+	d->slices = gen < DECODE_SLICES ? gen : DECODE_SLICES;
+	uint64_t faults = 0;
+	double spent = 0;
+	for (size_t k = 0, done = 0; k < d->slices; k++) {
+		size_t steps = gen * (k + 1) / d->slices - done;
+		d->slice_probe[k] = bench_probe_pass(paired);
+		uint64_t f0 = faults_now();
+		t0 = now_s();
+		if ((rc = greedy(r, st, steps, &id, e)))
+			return rc;
+		double t = now_s() - t0;
+		faults += faults_now() - f0;
+		spent += t;
+		d->slice_tok_s[k] = (double)steps / t;
+		done += steps;
+	}
+	d->tok_s = (double)gen / spent;
+	d->faults = (double)faults / (double)gen;
 	return 0;
+}
+
+/* The paired share of a decode row whose bytes per token are set: median over the
+   slices of the slice's GB/s over its probe pass's. */
+static void paired_share(struct decode_row *d)
+{
+	double share[DECODE_SLICES], probe[DECODE_SLICES];
+	for (size_t k = 0; k < d->slices; k++) {
+		share[k] = (double)d->bytes * d->slice_tok_s[k] * 1e-9 / d->slice_probe[k];
+		probe[k] = d->slice_probe[k];
+	}
+	d->paired_share = bench_median(share, d->slices);
+	d->paired_probe = bench_median(probe, d->slices);
 }
 
 /* Cost of the verify step: a 2-token forward over a 1-token one, both from context 16
@@ -394,7 +337,21 @@ static int measure_mtp(struct run *r, size_t ctx, size_t gen, struct bench *b, s
 	return rc;
 }
 
-/* Runs every measurement on an opened model (the probe excepted). */
+/* The best-of probe, with one thread and with the model's. */
+static int probe_bandwidth(struct bench *b, struct err *e)
+{
+	struct bench_probe *p;
+	int rc = bench_probe_open(PROBE_MAX, b->threads, &p, e);
+	if (rc)
+		return rc;
+	b->probe_bytes = bench_probe_bytes(p);
+	b->probe_1t = bench_probe_best(p, false);
+	b->probe_nt = b->threads > 1 ? bench_probe_best(p, true) : b->probe_1t;
+	bench_probe_close(p);
+	return 0;
+}
+
+/* Runs every measurement on an opened model (the best-of probe excepted). */
 static int measure(struct eng_model *m, const struct bench_opts *o, const size_t *ctxs,
 		   size_t n_ctx, struct bench *b, struct err *e)
 {
@@ -414,6 +371,7 @@ static int measure(struct eng_model *m, const struct bench_opts *o, const size_t
 
 	struct run r = {.m = m, .vocab = (size_t)c->vocab_size};
 	struct eng_state *st = NULL;
+	struct bench_probe *paired = NULL;
 	int32_t *ids = malloc(n_ids * sizeof *ids);
 	r.logits = malloc(2 * r.vocab * sizeof *r.logits);
 	r.ids = ids;
@@ -433,20 +391,25 @@ static int measure(struct eng_model *m, const struct bench_opts *o, const size_t
 		goto out;
 	if ((rc = measure_prefill(&r, st, (size_t)o->prompt, b, e)))
 		goto out;
+	if ((rc = bench_probe_open(PAIRED_PROBE, b->threads, &paired, e)))
+		goto out;
 	for (size_t i = 0; i < n_ctx; i++) {
 		struct decode_row *d = &b->dec[b->n_dec];
-		if ((rc = measure_decode(&r, st, ctxs[i], gen, d, e)))
+		if ((rc = measure_decode(&r, st, ctxs[i], gen, paired, d, e)))
 			goto out;
 		/* Timed step i attends over ctx + i + 1 positions: ctx + (gen + 1) / 2 on average. */
 		d->bytes = b->weight_bytes + b->kv_bytes * (ctxs[i] + (gen + 1) / 2);
+		paired_share(d);
 		b->faults += d->faults / (double)n_ctx; /* every run has gen steps */
 		b->n_dec++;
 	}
+	bench_probe_close(paired); /* before the resident set is read */
+	paired = NULL;
 	if ((rc = measure_verify(&r, st, b, e)))
 		goto out;
 	if (o->mtp && (rc = measure_mtp(&r, ctxs[0], gen, b, e)))
 		goto out;
-	b->rss = proc_kb("/proc/self/status", "VmRSS"); /* before --resume: comparable */
+	b->rss = bench_proc_kb("/proc/self/status", "VmRSS"); /* before --resume: comparable */
 	if (o->resume) {
 		eng_state_free(st);
 		st = NULL;
@@ -456,6 +419,7 @@ static int measure(struct eng_model *m, const struct bench_opts *o, const size_t
 		b->resume_ran = true;
 	}
 out:
+	bench_probe_close(paired);
 	eng_state_free(st);
 	free(r.logits);
 	free(ids);
@@ -486,14 +450,17 @@ static void print_text(const struct bench_opts *o, const char *kernels, const st
 	       o->prompt, PREFILL_RUNS);
 	printf("decode         %lld greedy steps per context (tok/s = steps / their time; "
 	       "fill = prefill to the context)\n", o->gen);
-	printf("  %8s %10s %12s %8s %9s %10s %9s\n", "context", "tok/s", "bytes/token", "GB/s",
-	       "of probe", "faults/tok", "fill");
+	printf("  %8s %10s %12s %8s %9s %9s %10s %9s\n", "context", "tok/s", "bytes/token",
+	       "GB/s", "of probe", "paired", "faults/tok", "fill");
 	for (size_t i = 0; i < b->n_dec; i++) {
 		const struct decode_row *d = &b->dec[i];
 		fmt_bytes(s1, sizeof s1, (uint64_t)d->bytes);
-		printf("  %8zu %10.1f %12s %8.2f %8.1f%% %10.2f %8.2fs\n", d->ctx, d->tok_s, s1,
-		       gb_s(d), 100 * gb_s(d) / b->probe_nt, d->faults, d->fill_s);
+		printf("  %8zu %10.1f %12s %8.2f %8.1f%% %8.1f%% %10.2f %8.2fs\n", d->ctx, d->tok_s,
+		       s1, gb_s(d), 100 * gb_s(d) / b->probe_nt, 100 * d->paired_share, d->faults,
+		       d->fill_s);
 	}
+	printf("  (paired: the median over %d slices of the steps of their GB/s over a probe "
+	       "pass just before each)\n", DECODE_SLICES);
 	printf("MTP verify     %.2fx: a 2-token step of the main model against a 1-token one, "
 	       "at context %d\n", b->verify_cost, VERIFY_CTX);
 	if (b->mtp_ran)
@@ -562,6 +529,8 @@ static json_t *to_json(const struct bench_opts *o, const char *kernels, const st
 		put(r, "tok_s", json_real(d->tok_s), &ok);
 		put(r, "gb_s", json_real(gb_s(d)), &ok);
 		put(r, "probe_share", json_real(gb_s(d) / b->probe_nt), &ok);
+		put(r, "paired_probe_gb_s", json_real(d->paired_probe), &ok);
+		put(r, "paired_probe_share", json_real(d->paired_share), &ok);
 		put(r, "bytes_per_token", json_integer((json_int_t)d->bytes), &ok);
 		put(r, "faults_per_token", json_real(d->faults), &ok);
 		put(r, "prefill_s", json_real(d->fill_s), &ok);

@@ -62,6 +62,7 @@ check_json() { # file name threads ctx
 		and (.kernels | length > 0) and (.cpu | length > 0)
 		and (.decode | length == 1) and .decode[0].ctx == $c
 		and (.decode[0] | .tok_s > 0 and .gb_s > 0 and .probe_share > 0
+			and .paired_probe_gb_s > 0 and .paired_probe_share > 0
 			and .bytes_per_token >= 0)
 		and .decode[0].tok_s == .decode_tok_s
 		and .decode[0].bytes_per_token == .bytes_per_token' "$1" >/dev/null; then

@@ -20,7 +20,10 @@ Per run and thread count:
   decode   tokens/s of greedy single-token steps after a prompt of --ctx tokens
            (llama_peer bench --prompt-len CTX; ponder bench --ctx CTX);
   prefill  tokens/s of one --prompt-token prompt (llama_peer bench --prompt-len PROMPT;
-           ponder bench --prompt PROMPT), which also reports ponder's MTP verify cost.
+           ponder bench --prompt PROMPT), which also reports ponder's MTP verify cost;
+  probe%   ponder's decode GB/s over its best-of read probe (ponder bench probe_share),
+           and paired%, over probe passes taken between its decode slices
+           (paired_probe_share).
 The llama.cpp driver is ../shared/peer/llama.cpp (built by its build.sh into
 $PEER, default /tmp/llamapeer); it is an instrument, not part of ponder. Standard library
 only (the converters it may start need numpy).
@@ -123,25 +126,29 @@ def one_round(a, t, samples):
     s["p_dec"].append(p.get("decode_tok_s"))
     s["p_pre"].append(p.get("prefill_tok_s"))
     s["verify"].append(p.get("mtp_verify_cost"))
-    s["share"].append((p.get("decode") or [{}])[0].get("probe_share"))
+    row = (p.get("decode") or [{}])[0]
+    s["share"].append(row.get("probe_share"))
+    s["paired"].append(row.get("paired_probe_share"))
     return p
 
 
 def print_table(a, threads, samples):
     print("medians of %d interleaved rounds; decode at context %d, prefill of %d tokens"
           % (a.rounds, a.ctx, a.prompt))
-    print("%-8s %12s %12s %7s %14s %14s %7s %8s %8s" % (
+    print("%-8s %12s %12s %7s %14s %14s %7s %8s %8s %8s" % (
         "threads", "ponder dec", "llama dec", "ratio", "ponder pre", "llama pre", "ratio",
-        "probe%", "verify"))
+        "probe%", "paired%", "verify"))
     for t in threads:
         s = samples[t]
         pd, ld = median_or_none(s["p_dec"]), median_or_none(s["l_dec"])
         pp, lp = median_or_none(s["p_pre"]), median_or_none(s["l_pre"])
         share, verify = median_or_none(s["share"]), median_or_none(s["verify"])
-        print("%-8d %12s %12.2f %7s %14s %14.1f %7s %8s %8s" % (
+        paired = median_or_none(s["paired"])
+        print("%-8d %12s %12.2f %7s %14s %14.1f %7s %8s %8s %8s" % (
             t, fmt(pd, "%12.2f", 12), ld, fmt(pd and pd / ld, "%6.2fx", 7),
             fmt(pp, "%14.1f", 14), lp, fmt(pp and pp / lp, "%6.2fx", 7),
-            fmt(share and 100 * share, "%7.0f%%", 8), fmt(verify, "%7.2fx", 8)))
+            fmt(share and 100 * share, "%7.0f%%", 8), fmt(paired and 100 * paired, "%7.0f%%", 8),
+            fmt(verify, "%7.2fx", 8)))
 
 
 def main():
@@ -178,7 +185,8 @@ def main():
         a.gguf = os.path.normpath(a.model) + "-q8_0.gguf"
     ensure_gguf(a.model, a.gguf, a.python)
     threads = [int(t) for t in a.threads.split(",")]
-    samples = {t: {k: [] for k in ("l_dec", "l_pre", "p_dec", "p_pre", "verify", "share")}
+    samples = {t: {k: [] for k in ("l_dec", "l_pre", "p_dec", "p_pre", "verify", "share",
+                                   "paired")}
                for t in threads}
     for r in range(a.rounds):
         for t in threads:
