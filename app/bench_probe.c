@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "app/bench_util.h"
 #include "kernels/pool.h"
@@ -27,13 +26,6 @@ struct bench_probe {
 	struct kern_pool *pool;
 	_Atomic uint64_t sink; /* keeps the sums observable */
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void probe_task(void *ctx, size_t begin, size_t end, int thread)
 {
@@ -53,9 +45,9 @@ static void probe_task(void *ctx, size_t begin, size_t end, int thread)
 
 static double pass(struct bench_probe *p, struct kern_pool *pool)
 {
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	kern_pool_for(pool, p->chunks, 1, probe_task, p);
-	return (double)p->bytes / (now_s() - t0) * 1e-9;
+	return (double)p->bytes / (bench_now_s() - t0) * 1e-9;
 }
 
 int bench_probe_open(size_t max, int threads, struct bench_probe **out, struct err *e)
@@ -102,8 +94,8 @@ double bench_probe_best(struct bench_probe *p, bool all_threads)
 {
 	double best = 0, spent = 0;
 	for (int i = 0; i < 10 && (i < 2 || spent < 0.25); i++) {
-		double t0 = now_s(), gbs = pass(p, all_threads ? p->pool : NULL);
-		spent += now_s() - t0;
+		double t0 = bench_now_s(), gbs = pass(p, all_threads ? p->pool : NULL);
+		spent += bench_now_s() - t0;
 		best = gbs > best ? gbs : best;
 	}
 	return best;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void bench_phase(const char *fmt, ...)
@@ -48,4 +49,11 @@ uint64_t bench_proc_kb(const char *path, const char *key)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+double bench_now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }

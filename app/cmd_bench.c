@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -105,13 +104,6 @@ struct bench {
 	bool resume_ran;
 	struct bench_resume resume;
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static uint64_t faults_now(void)
 {
@@ -193,11 +185,11 @@ static int measure_prefill(struct run *r, struct eng_state *st, size_t n, struct
 	int32_t id;
 	bench_phase("prefill of %zu tokens, %d times", n, PREFILL_RUNS);
 	for (int i = 0; i < PREFILL_RUNS; i++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		int rc = fill(r, st, n, &id, e);
 		if (rc)
 			return rc;
-		t[i] = now_s() - t0;
+		t[i] = bench_now_s() - t0;
 	}
 	b->prefill_tok_s = (double)n / bench_median(t, PREFILL_RUNS);
 	return 0;
@@ -212,12 +204,12 @@ static int measure_decode(struct run *r, struct eng_state *st, size_t ctx, size_
 	size_t prefill = ctx > WARMUP ? ctx - WARMUP : 1;
 	int32_t id;
 	bench_phase("decode at context %zu (prefill of %zu tokens first)", ctx, prefill);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int rc = fill(r, st, prefill, &id, e);
 	if (rc)
 		return rc;
 	d->ctx = ctx;
-	d->fill_s = now_s() - t0;
+	d->fill_s = bench_now_s() - t0;
 	if ((rc = greedy(r, st, ctx - prefill, &id, e)))
 		return rc;
 	d->slices = gen < DECODE_SLICES ? gen : DECODE_SLICES;
@@ -227,10 +219,10 @@ static int measure_decode(struct run *r, struct eng_state *st, size_t ctx, size_
 		size_t steps = gen * (k + 1) / d->slices - done;
 		d->slice_probe[k] = bench_probe_pass(paired);
 		uint64_t f0 = faults_now();
-		t0 = now_s();
+		t0 = bench_now_s();
 		if ((rc = greedy(r, st, steps, &id, e)))
 			return rc;
-		double t = now_s() - t0;
+		double t = bench_now_s() - t0;
 		faults += faults_now() - f0;
 		spent += t;
 		d->slice_tok_s[k] = (double)steps / t;
@@ -266,13 +258,13 @@ static int measure_verify(struct run *r, struct eng_state *st, struct bench *b,
 	int rc = fill(r, st, VERIFY_CTX, &pair[0], e);
 	pair[1] = pair[0];
 	for (int i = -1; !rc && i < VERIFY_RUNS; i++) { /* i = -1: warm-up */
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		rc = eng_forward(st, pair, 1, r->logits, false, e);
-		double t1 = now_s();
+		double t1 = bench_now_s();
 		eng_state_truncate(st, VERIFY_CTX);
 		if (!rc)
 			rc = eng_forward(st, pair, 2, r->logits, true, e);
-		double t2 = now_s();
+		double t2 = bench_now_s();
 		eng_state_truncate(st, VERIFY_CTX);
 		if (i >= 0)
 			ratio[i] = (t2 - t1) / (t1 - t0);
@@ -324,12 +316,12 @@ static int measure_mtp(struct run *r, size_t ctx, size_t gen, struct bench *b, s
 		rc = speculate(r, st, WARMUP, &id, &drafted, &accepted, e);
 	size_t start = eng_state_pos(st);
 	drafted = accepted = 0;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (!rc)
 		rc = speculate(r, st, gen, &id, &drafted, &accepted, e);
 	if (!rc) {
 		b->mtp_tokens = eng_state_pos(st) - start;
-		b->mtp_tok_s = (double)b->mtp_tokens / (now_s() - t0);
+		b->mtp_tok_s = (double)b->mtp_tokens / (bench_now_s() - t0);
 		b->mtp_accept = (double)accepted / (double)drafted;
 		b->mtp_ran = true;
 	}
