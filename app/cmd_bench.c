@@ -9,10 +9,12 @@
  *   prefill  one eng_forward of --prompt random ids on an empty sequence, median of 3;
  *   decode   at each context (16, 4096, 16384 where they fit; --ctx N alone): prefill
  *            random ids up to the context (its time reported), a few untimed greedy
- *            steps, then --gen timed greedy steps; tok/s = steps / their total time;
+ *            steps, then --gen timed greedy steps in DECODE_SLICES slices, each after
+ *            one pass of a smaller probe; tok/s = steps / their total time;
  *   bytes    read per decoded token: eng_decode_weight_bytes plus the KV cache the
  *            steps attend over (their mean position times eng_kv_bytes_per_token);
- *            times tok/s gives the effective GB/s, a share of the N-thread probe;
+ *            times tok/s gives the effective GB/s, a share of the N-thread probe, and
+ *            per slice a share of the pass before it (the paired share: their median);
  *   faults   minor + major page faults per timed decode step; resident set after the run;
  *   verify   time of a 2-token eng_forward over a 1-token one at context 16 (the main
  *            model's MTP verify step, whether or not the model has MTP), interleaved,
@@ -46,7 +48,6 @@
 #include "common/bytes.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
-#include "kernels/pool.h"
 
 #define WARMUP 3         /* untimed decode steps before each timed run */
 #define PREFILL_RUNS 3
