@@ -2,53 +2,14 @@
 #include "app/history_json.h"
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "common/json_text.h"
 
 /* A JSON string of n bytes; invalid UTF-8 sequences become U+FFFD. */
 json_t *app_json_str(const char *s, size_t n)
 {
-	if (!s)
-		return json_null();
-	json_t *js = json_stringn(s, n);
-	if (js)
-		return js;
-	/* Not valid UTF-8: rebuild it byte by byte. */
-	if (n > ((size_t)-1) / 3)
-		return NULL;
-	char *o = malloc(n * 3 + 1);
-	if (!o)
-		return NULL;
-	size_t k = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
-		size_t len = p[i] < 0x80 ? 1 : (p[i] >> 5) == 6 ? 2 : (p[i] >> 4) == 14 ? 3
-		             : (p[i] >> 3) == 30 ? 4 : 0;
-		int ok = len && i + len <= n;
-		for (size_t j = 1; ok && j < len; j++)
-			ok = (p[i + j] & 0xc0) == 0x80;
-		if (ok && len > 1) {
-			/* Overlong forms, surrogates and values past U+10FFFF are invalid too. */
-			uint32_t cp = p[i] & (0x7f >> len);
-			for (size_t j = 1; j < len; j++)
-				cp = cp << 6 | (p[i + j] & 0x3f);
-			static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-			ok = cp >= min[len] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
-		}
-		if (ok) {
-			memcpy(o + k, p + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(o + k, "\xef\xbf\xbd", 3);
-			k += 3;
-			i++;
-		}
-	}
-	js = json_stringn(o, k);
-	free(o);
-	return js;
+	return s ? json_text(s, n) : json_null();
 }
 
 json_t *app_json_cstr(const char *s)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "app/commands.h"
+#include "app/history_json.h"
 #include "app/paths.h"
 #include "history/history.h"
 #include "history/store.h"
@@ -1291,6 +1292,35 @@ static void test_command(void)
 
 /* ---- paths ---- */
 
+/* History text goes out as JSON (history list/show --json) whatever bytes it holds:
+   valid UTF-8 as it is, each byte of an invalid sequence (a stray continuation byte, a
+   truncated sequence, an overlong form, a surrogate, past U+10FFFF) as one U+FFFD. */
+static void test_json_text_repair(void)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *want;
+	} cases[] = {
+		{"caf\xc3\xa9 \xe2\x9c\x93", 9, "caf\xc3\xa9 \xe2\x9c\x93"},
+		{"a\x80z", 3, "a\xef\xbf\xbdz"},
+		{"ab\xe2\x9c", 4, "ab\xef\xbf\xbd\xef\xbf\xbd"},
+		{"\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd"},
+		{"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+		{"\xf4\x90\x80\x80!", 5,
+		 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		json_t *j = app_json_str(cases[i].in, cases[i].n);
+		CHECK(j && json_is_string(j) && !strcmp(json_string_value(j), cases[i].want),
+		      "case %zu: got \"%s\"", i, j && json_is_string(j) ? json_string_value(j) : "?");
+		json_decref(j);
+	}
+	json_t *j = app_json_cstr(NULL);
+	CHECK(j && json_is_null(j), "a NULL string becomes JSON null");
+	json_decref(j);
+}
+
 static void test_paths(void)
 {
 	char buf[1024], want[1024];
@@ -1369,6 +1399,7 @@ int main(void)
 	RUN(test_export_md);
 	RUN(test_command);
 	RUN(test_paths);
+	RUN(test_json_text_repair);
 	rm_rf(tmpdir);
 	return check_finish();
 }
